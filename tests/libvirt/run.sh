@@ -1,0 +1,128 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Tier 1 of the real-component tests: a real libvirtd, started by hand (no
+# systemd), runs vfiohook as its qemu hook for TCG domains (no disk, 32 MiB).
+#
+# Usage: run.sh [VFIOHOOK]
+#   VFIOHOOK  the built binary: $1, else env VFIOHOOK, else ../../build/vfiohook
+#             relative to this script.
+#   env SIMHOST  simulated-host binary (default ../../build/simhost); when it or
+#             tests/simhost is missing, the simulated-host cases are skipped.
+#   env KEEP=1   keep the work directory (hook call log, libvirtd log).
+#
+# The test runs in a private mount namespace (tier1.sh) with its own /run,
+# /etc/libvirt, /var/lib/libvirt, /var/log/libvirt and /var/cache/libvirt, so
+# the machine's libvirt configuration, hooks and domains are never touched.
+# It refuses to run while a libvirtd/virtqemud it did not start is running.
+# Last line: "N passed, N failed, N skipped"; exit status 1 on any failure.
+
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+VFIOHOOK=${1:-${VFIOHOOK:-$HERE/../../build/vfiohook}}
+SIMHOST=${SIMHOST:-$HERE/../../build/simhost}
+SIMDIR=$HERE/../simhost
+START=$(date +%s.%N)
+
+skip_tier() {
+	echo "tier 1 (real libvirtd) skipped: $*"
+	echo "0 passed, 0 failed, 1 skipped"
+	exit 0
+}
+
+[ "$(id -u)" = 0 ] || skip_tier "needs root (starts libvirtd, mounts a private /run and /etc/libvirt)"
+export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
+for tool in libvirtd virtlogd virsh qemu-system-x86_64 unshare mountpoint timeout; do
+	command -v "$tool" >/dev/null || skip_tier "$tool not installed (tests/deps.sh installs what is needed)"
+done
+for d in /etc/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt; do
+	[ -d "$d" ] || skip_tier "$d missing (libvirt-daemon-system not installed?)"
+done
+for p in /proc/[0-9]*; do
+	case $(cat "$p/comm" 2>/dev/null) in
+	libvirtd | virtqemud)
+		# a zombie (a daemon that exited, not yet reaped by PID 1) does not count
+		[ "$(awk '{print $3}' "$p/stat" 2>/dev/null)" = Z ] ||
+			skip_tier "a $(cat "$p/comm") not started by this test is running (pid ${p#/proc/}); refusing to disturb it" ;;
+	esac
+done
+
+if [ ! -x "$VFIOHOOK" ] || [ -d "$VFIOHOOK" ]; then
+	echo "FAIL - vfiohook binary not found or not executable: $VFIOHOOK (run make first)"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+VFIOHOOK=$(cd "$(dirname "$VFIOHOOK")" && pwd)/$(basename "$VFIOHOOK")
+
+SIM_WHY=
+if [ ! -d "$SIMDIR" ]; then SIM_WHY="tests/simhost does not exist yet"
+elif [ ! -x "$SIMHOST" ]; then SIM_WHY="$SIMHOST not built (make build/simhost)"
+elif [ ! -f "$SIMDIR/hosts/rx590.spec" ] || [ ! -x "$SIMDIR/snapshot.sh" ]; then SIM_WHY="tests/simhost has no hosts/rx590.spec or snapshot.sh"
+elif [ ! -c /dev/fuse ]; then SIM_WHY="no /dev/fuse"
+fi
+if [ -n "$SIM_WHY" ]; then
+	SIMHOST=
+else
+	SIMHOST=$(cd "$(dirname "$SIMHOST")" && pwd)/$(basename "$SIMHOST")
+	SIMDIR=$(cd "$SIMDIR" && pwd)
+fi
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/vfiohook-libvirt.XXXXXX") || exit 1
+P=0 F=0 S=0
+ok()  { P=$((P + 1)); echo "ok - $*"; }
+nok() { F=$((F + 1)); echo "FAIL - $*"; }
+
+alive() { # PID NAME: running (not a zombie) and still that program
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] || return 1
+	case $(cat "/proc/$1/comm" 2>/dev/null) in "$2"*) return 0 ;; esac
+	return 1
+}
+finish() {
+	trap - EXIT
+	if [ "${KEEP:-0}" = 1 ] || [ "$F" -ne 0 ]; then
+		echo "work directory kept: $W"
+	else
+		rm -rf "$W"
+	fi
+	printf 'tier 1 wall time: %.1f s\n' "$(echo "$(date +%s.%N) - $START" | bc)"
+	echo "$P passed, $F failed, $S skipped"
+	[ "$F" -eq 0 ]
+	exit
+}
+trap 'nok "run.sh interrupted"; finish' EXIT
+trap 'exit 1' INT TERM
+
+# what the machine's own libvirt setup looks like, to prove it is left alone
+fingerprint() {
+	find /etc/libvirt/hooks /etc/libvirt/qemu /run/libvirt /var/lib/libvirt/qemu \
+		-printf '%p %y %m %u %s %T@ %l\n' 2>/dev/null | sort
+}
+BEFORE=$(fingerprint)
+
+SIM_WHY=$SIM_WHY timeout -k 10 300 \
+	unshare -m --propagation private "$HERE/tier1.sh" "$W" "$VFIOHOOK" \
+	"$(command -v libvirtd)" "$(command -v virtlogd)" "$SIMHOST" "$SIMDIR"
+rc=$?
+if read -r p f s <"$W/counts" 2>/dev/null; then
+	P=$((P + p)) F=$((F + f)) S=$((S + s))
+else
+	nok "tier1.sh ended without reporting (exit status $rc)"
+fi
+[ "$rc" -eq 0 ] || [ "$F" -ne 0 ] || nok "tier1.sh exited with status $rc"
+
+# every process the test started is gone (cleanup kills them by PID)
+left=
+while read -r pid name; do
+	if alive "$pid" "$name"; then
+		left="$left $pid($name)"
+		kill -KILL "$pid" 2>/dev/null
+	fi
+done <"$W/pids" 2>/dev/null
+if [ -z "$left" ]; then ok "every process the test started has exited"; else nok "left running (now killed):$left"; fi
+
+if [ "$(fingerprint)" = "$BEFORE" ]; then ok "the machine's libvirt hooks, domains and runtime dirs are untouched"; else
+	nok "the machine's libvirt files changed:"; diff <(echo "$BEFORE") <(fingerprint) | sed 's/^/      /'
+fi
+finish

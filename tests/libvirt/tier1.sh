@@ -1,0 +1,405 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Tier 1 body: a real libvirtd drives TCG domains with vfiohook as its qemu hook.
+# Started by run.sh inside a private mount namespace (unshare -m), where it mounts
+# its own /run (tmpfs) and bind-mounts work directories over /etc/libvirt,
+# /var/lib/libvirt, /var/log/libvirt and /var/cache/libvirt: the machine's own
+# libvirt configuration, hooks, domains and logs are never seen or touched.
+#
+# Usage: tier1.sh WORKDIR VFIOHOOK LIBVIRTD VIRTLOGD [SIMHOST SIMDIR]
+#   SIMHOST/SIMDIR: the simulated-host binary and tests/simhost; empty = no
+#   simulated host (a plain directory is used as --root, sim cases are skipped;
+#   env SIM_WHY says why).
+# Prints "ok - ", "FAIL - ", "skip - " lines; writes "P F S" to WORKDIR/counts and
+# the PIDs of every process it started to WORKDIR/pids (run.sh checks them).
+
+set -u
+W=$1 VFIOHOOK=$2 LIBVIRTD=$3 VIRTLOGD=$4 SIMHOST=${5:-} SIMDIR=${6:-}
+SIM_WHY=${SIM_WHY:-not given}
+HERE=$(cd "$(dirname "$0")" && pwd)
+export LC_ALL=C
+
+P=0 F=0 S=0
+ok()   { P=$((P + 1)); echo "ok - $*"; }
+nok()  { F=$((F + 1)); echo "FAIL - $*"; }
+skip() { S=$((S + 1)); echo "skip - $*"; }
+# expect DESC WANT GOT: equal strings pass; otherwise show both.
+expect() {
+	if [ "$2" = "$3" ]; then ok "$1"; else nok "$1"; echo "    want: $2"; echo "    got:  $3"; fi
+}
+note() { echo "    $*"; }
+
+ROOT=$W/root          # vfiohook --root
+LOGDIR=$W/calls       # hook-wrapper.sh records every call here
+CALLS=$LOGDIR/calls.tsv
+CONF=$W/kvm.conf
+MNT=$W/mnt            # simulated host mount point
+LV=$W/libvirt         # private /etc/libvirt, /var/lib/libvirt, ... sources
+V() { timeout -k 5 60 virsh -q -c qemu:///system "$@"; }
+
+# ---------------------------------------------------------------- processes
+# Every process we start is appended to $W/pids as "PID NAME"; cleanup and
+# run.sh only ever signal PIDs from that list, and only if /proc/PID/comm still
+# starts with NAME (so a recycled PID is never hit).
+track() { echo "$1 $2" >>"$W/pids"; }
+alive() { # PID NAME: running (not a zombie) and still that program
+	local st comm
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] || return 1
+	comm=$(cat "/proc/$1/comm" 2>/dev/null) || return 1
+	case $comm in "$2"*) return 0 ;; esac
+	return 1
+}
+stop_pid() { # PID NAME: SIGTERM, wait up to 10 s, then SIGKILL
+	local i
+	alive "$1" "$2" || return 0
+	kill -TERM "$1" 2>/dev/null
+	for i in $(seq 100); do alive "$1" "$2" || return 0; sleep 0.1; done
+	kill -KILL "$1" 2>/dev/null
+	for i in $(seq 50); do alive "$1" "$2" || return 0; sleep 0.1; done
+	return 1
+}
+
+daemon_env() { (cd / && env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"); }
+start_virtlogd() {
+	daemon_env "$VIRTLOGD" --daemon --pid-file "$W/virtlogd.pid" || return 1
+	VIRTLOGD_PID=$(cat "$W/virtlogd.pid") && track "$VIRTLOGD_PID" virtlogd
+}
+start_libvirtd() { # starts libvirtd the way its unit would (cwd /, minimal env), waits until it answers
+	local i
+	rm -f "$W/libvirtd.pid"
+	daemon_env "$LIBVIRTD" --daemon --pid-file "$W/libvirtd.pid" || return 1
+	LIBVIRTD_PID=$(cat "$W/libvirtd.pid") && track "$LIBVIRTD_PID" libvirtd || return 1
+	for i in $(seq 150); do
+		V uri >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+qemu_pid() { cat "/run/libvirt/qemu/$1.pid" 2>/dev/null; }
+
+# ---------------------------------------------------------------- cleanup
+DOMS=()
+cleanup() {
+	local d p name
+	trap - EXIT INT TERM
+	if [ -n "${LIBVIRTD_PID:-}" ] && alive "$LIBVIRTD_PID" libvirtd; then
+		for d in "${DOMS[@]}"; do
+			V domstate "$d" 2>/dev/null | grep -q running && V destroy "$d" >/dev/null 2>&1
+			V undefine "$d" >/dev/null 2>&1
+		done
+	fi
+	# daemons and any QEMU left over, newest first, by recorded PID only
+	if [ -f "$W/pids" ]; then
+		tac "$W/pids" | while read -r p name; do
+			[ "$p" = "${SIM_PID:-}" ] && continue
+			stop_pid "$p" "$name" || echo "cleanup: pid $p ($name) did not exit"
+		done
+	fi
+	# the simulated host last: unmount, then stop its server
+	if [ -n "$SIMHOST" ] && mountpoint -q "$MNT"; then
+		fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
+	fi
+	if [ -n "${SIM_PID:-}" ]; then
+		stop_pid "$SIM_PID" "$SIM_COMM" || echo "cleanup: simulated host pid $SIM_PID did not exit"
+	fi
+	echo "$P $F $S" >"$W/counts"
+}
+trap cleanup EXIT
+trap 'echo "interrupted"; F=$((F + 1)); exit 1' INT TERM
+
+# ---------------------------------------------------------------- hook log helpers
+ncalls() { if [ -f "$CALLS" ]; then wc -l <"$CALLS"; else echo 0; fi; }
+# events MARK VM: "op subop:rc ..." of VM's calls recorded after line MARK
+events() {
+	tail -n "+$(($1 + 1))" "$CALLS" 2>/dev/null |
+		awk -F'\t' -v vm="$2" '$3 == vm { printf "%s%s %s:%s", sep, $4, $5, $7; sep = " " }'
+}
+# wait_events MARK VM N: wait (up to 15 s) until VM has N calls after MARK
+wait_events() {
+	local i
+	for i in $(seq 150); do
+		[ "$(events "$1" "$2" | wc -w)" -ge $(($3 * 2)) ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# call_pid MARK VM OP SUBOP: wrapper pid of that call (names its .out/.err files)
+call_pid() {
+	tail -n "+$(($1 + 1))" "$CALLS" 2>/dev/null |
+		awk -F'\t' -v vm="$2" -v op="$3" -v so="$4" '$3 == vm && $4 == op && $5 == so { print $1; exit }'
+}
+dump_calls() {
+	note "hook calls so far (pid argc vm op subop extra rc stdout-bytes stderr-bytes):"
+	sed 's/^/      /' "$CALLS" 2>/dev/null
+	note "libvirtd log (last 15 lines):"
+	tail -n 15 "$LV/log/libvirtd.log" 2>/dev/null | sed 's/^/      /'
+}
+
+# ---------------------------------------------------------------- simulated host helpers
+dev_dir() { echo "$ROOT/sys/bus/pci/devices/$1"; }
+drv_of() { local l; l=$(readlink "$(dev_dir "$1")/driver" 2>/dev/null) && basename "$l" || echo "(none)"; }
+drivers_of() { local b s=; for b in "$@"; do s="$s$b=$(drv_of "$b") "; done; echo "${s% }"; }
+host_snapshot() { # canonical dump of the (simulated) host, for before/after comparison
+	if [ -n "$SIMHOST" ]; then
+		"$SIMDIR/snapshot.sh" "$MNT"
+	else
+		(cd "$ROOT" && find sys proc dev -printf '%p %y %m %s %l\n' | sort)
+	fi
+}
+state_file() { echo "$ROOT/run/vfiohook/$1.state"; }
+
+# ---------------------------------------------------------------- domains
+domxml() { # NAME UUID
+	cat <<EOF
+<domain type='qemu'>
+  <name>$1</name>
+  <uuid>$2</uuid>
+  <memory unit='MiB'>32</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <features><acpi/></features>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>$(command -v qemu-system-x86_64)</emulator>
+    <controller type='usb' model='none'/>
+    <serial type='pty'><target port='0'/></serial>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+EOF
+}
+define() { # NAME UUID
+	domxml "$1" "$2" >"$W/dom.xml"
+	V define "$W/dom.xml" >/dev/null && DOMS+=("$1")
+}
+
+# A: not in kvm.conf; the name has a space and UTF-8 (argv[1] is arbitrary)
+VM_FREE="vh-t1 free é"   UUID_FREE=6d1c0e1a-0000-4000-8000-000000000001
+# B: configured with a PCI address that does not exist
+VM_NODEV=vh-t1-nodev      UUID_NODEV=6d1c0e1a-0000-4000-8000-000000000002
+NODEV_BDF=0000:7f:1f.7
+# C: configured with the GPU function only: its IOMMU group is incomplete (sim)
+VM_HALF=vh-t1-half        UUID_HALF=6d1c0e1a-0000-4000-8000-000000000003
+# D: configured with the whole group: both rx590 functions (sim)
+VM_PAIR=vh-t1-pair        UUID_PAIR=6d1c0e1a-0000-4000-8000-000000000004
+
+# ================================================================ setup
+setup_private_libvirt() {
+	local d
+	mount -t tmpfs -o mode=0755 vh-run /run || return 1
+	mkdir -p /run/libvirt || return 1
+	for d in etc lib log cache; do
+		mkdir -p "$LV/$d" && chmod 0755 "$LV/$d" || return 1
+	done
+	mkdir -p "$LV/etc/hooks" "$LV/etc/qemu"
+	# libvirtd defaults plus a debug log of hook and child-process handling
+	cat >"$LV/etc/libvirtd.conf" <<-'EOF'
+		log_filters="1:util.hook 1:util.command 3:*"
+		log_outputs="1:file:/var/log/libvirt/libvirtd.log"
+	EOF
+	mount --bind "$LV/etc" /etc/libvirt &&
+		mount --bind "$LV/lib" /var/lib/libvirt &&
+		mount --bind "$LV/log" /var/log/libvirt &&
+		mount --bind "$LV/cache" /var/cache/libvirt
+}
+
+setup_root() {
+	local i
+	mkdir -p "$ROOT/run" "$LOGDIR" || return 1
+	if [ -z "$SIMHOST" ]; then
+		# no simulated host: an empty PCI bus
+		mkdir -p "$ROOT/sys/bus/pci/devices" "$ROOT/sys/bus/pci/drivers" "$ROOT/proc" "$ROOT/dev"
+		return
+	fi
+	mkdir -p "$MNT"
+	"$SIMHOST" --spec "$SIMDIR/hosts/rx590.spec" "$MNT" >"$W/simhost.log" 2>&1 &
+	SIM_PID=$!
+	SIM_COMM=$(basename "$SIMHOST" | cut -c1-15)
+	track "$SIM_PID" "$SIM_COMM"
+	for i in $(seq 100); do
+		[ -d "$MNT/sys/bus/pci/devices" ] && break
+		sleep 0.1
+	done
+	[ -d "$MNT/sys/bus/pci/devices" ] || { cat "$W/simhost.log"; return 1; }
+	for i in sys proc dev; do ln -s "$MNT/$i" "$ROOT/$i"; done
+}
+
+# GPU: the device bound to amdgpu; GROUP: the endpoints of its IOMMU group
+discover_sim() {
+	local d b cls
+	GPU=
+	for d in "$ROOT"/sys/bus/pci/devices/*; do
+		[ "$(drv_of "${d##*/}")" = amdgpu ] && { GPU=${d##*/}; break; }
+	done
+	[ -n "$GPU" ] || return 1
+	GROUP=()
+	for d in "$(dev_dir "$GPU")"/iommu_group/devices/*; do
+		b=${d##*/}
+		cls=$(cat "$(dev_dir "$b")/class" 2>/dev/null)
+		case $cls in 0x0604*) continue ;; esac # bridges may stay
+		GROUP+=("$b")
+	done
+	[ "${#GROUP[@]}" -ge 2 ]
+}
+
+write_conf() {
+	local list="" b
+	for b in "${GROUP[@]}"; do list="$list${list:+, }\"$b\""; done
+	{
+		echo "vm = ("
+		echo "  { name = \"$VM_NODEV\"; pci = { devices = [ \"$NODEV_BDF\" ]; timeout = 5.0; }; }"
+		if [ -n "$SIMHOST" ]; then
+			echo ", { name = \"$VM_HALF\"; pci = { devices = [ \"$GPU\" ]; timeout = 5.0; }; }"
+			echo ", { name = \"$VM_PAIR\"; uuid = \"$UUID_PAIR\"; pci = { devices = [ $list ]; timeout = 5.0; }; }"
+		fi
+		echo ");"
+	} >"$CONF"
+	chmod 0600 "$CONF"
+}
+
+install_hook() {
+	q() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
+	{
+		echo "VFIOHOOK=$(q "$VFIOHOOK")"
+		echo "CONF=$(q "$CONF")"
+		echo "ROOT=$(q "$ROOT")"
+		echo "LOGDIR=$(q "$LOGDIR")"
+	} >"$LV/etc/hooks/wrapper.env"
+	install -m 0755 "$HERE/hook-wrapper.sh" "$LV/etc/hooks/qemu"
+}
+
+fatal() { nok "$*"; dump_calls; exit 1; }
+
+setup_private_libvirt || fatal "private libvirt directories (tmpfs /run, bind mounts)"
+setup_root || fatal "simulated host at $MNT did not come up"
+GROUP=()
+if [ -n "$SIMHOST" ]; then
+	discover_sim || fatal "simulated host: no amdgpu device with a multi-function IOMMU group found"
+	note "simulated host: GPU $GPU, IOMMU group endpoints ${GROUP[*]} ($(drivers_of "${GROUP[@]}"))"
+fi
+write_conf
+install_hook                        # before libvirtd starts: the hook is looked up once, at start
+start_virtlogd || fatal "virtlogd did not start"
+start_libvirtd || fatal "libvirtd did not start or does not answer"
+define "$VM_FREE" "$UUID_FREE" && define "$VM_NODEV" "$UUID_NODEV" || fatal "virsh define"
+if [ -n "$SIMHOST" ]; then
+	define "$VM_HALF" "$UUID_HALF" && define "$VM_PAIR" "$UUID_PAIR" || fatal "virsh define"
+fi
+SNAP0=$(host_snapshot)
+[ -n "$SNAP0" ] || fatal "host snapshot is empty"
+
+# ================================================================ checks
+# --- unconfigured VM: every event reaches the hook, each exits 0
+m=$(ncalls)
+if V start "$VM_FREE" >/dev/null; then ok "unconfigured VM: virsh start succeeds"; else nok "unconfigured VM: virsh start"; fi
+wait_events "$m" "$VM_FREE" 3
+expect "unconfigured VM: prepare, start, started reach the hook and exit 0" \
+	"prepare begin:0 start begin:0 started begin:0" "$(events "$m" "$VM_FREE")"
+QEMU_FREE=$(qemu_pid "$VM_FREE") && track "$QEMU_FREE" qemu-system
+
+# --- failing prepare: start fails with vfiohook's one line, host unchanged, release harmless
+# failed_start VM UUID LABEL BDF...: the message must name one of the BDFs
+failed_start() {
+	local vm=$1 uuid=$2 label=$3 m out rc pid line n b named=no
+	shift 3
+	m=$(ncalls)
+	out=$(V start "$vm" 2>&1)
+	rc=$?
+	if [ $rc -ne 0 ]; then ok "$label: virsh start fails"; else nok "$label: virsh start succeeded"; fi
+	wait_events "$m" "$vm" 3
+	expect "$label: prepare exits 1, then stopped and release run and exit 0" \
+		"prepare begin:1 stopped end:0 release end:0" "$(events "$m" "$vm")"
+	pid=$(call_pid "$m" "$vm" prepare begin)
+	n=$(wc -l <"$LOGDIR/$pid.err" 2>/dev/null || echo 0)
+	line=$(head -n 1 "$LOGDIR/$pid.err" 2>/dev/null)
+	if [ "$n" = 1 ] && [ "${line#vfiohook: }" != "$line" ]; then
+		ok "$label: vfiohook wrote one stderr line starting 'vfiohook: '"
+	else
+		nok "$label: vfiohook stderr is not one 'vfiohook: ' line"; sed 's/^/      stderr: /' "$LOGDIR/$pid.err" 2>/dev/null
+	fi
+	note "message: $line"
+	if [ -n "$line" ] && grep -qF -- "$line" <<<"$out"; then
+		ok "$label: virsh's error contains vfiohook's message"
+	else
+		nok "$label: vfiohook's message missing from virsh's error"; note "virsh: $out"
+	fi
+	for b in "$@"; do case $line in *"$b"*) named=yes ;; esac; done
+	expect "$label: the message names the device ($*)" yes "$named"
+	expect "$label: domain is shut off afterwards" "shut off" "$(V domstate "$vm" 2>&1)"
+	if [ "$(host_snapshot)" = "$SNAP0" ]; then ok "$label: host left as it was"; else
+		nok "$label: host changed"; diff <(echo "$SNAP0") <(host_snapshot) | head -n 20 | sed 's/^/      /'
+	fi
+	if [ ! -e "$(state_file "$uuid")" ]; then ok "$label: no state file left after release"; else
+		nok "$label: state file left: $(state_file "$uuid")"; fi
+}
+failed_start "$VM_NODEV" "$UUID_NODEV" "nonexistent device" "$NODEV_BDF"
+
+if [ -n "$SIMHOST" ]; then
+	failed_start "$VM_HALF" "$UUID_HALF" "incomplete IOMMU group" "${GROUP[@]}"
+
+	# --- complete group: prepare moves both functions to vfio-pci
+	ORIG=$(drivers_of "${GROUP[@]}")
+	m=$(ncalls)
+	if V start "$VM_PAIR" >/dev/null; then ok "complete group: virsh start succeeds"; else nok "complete group: virsh start"; fi
+	wait_events "$m" "$VM_PAIR" 3
+	expect "complete group: prepare, start, started exit 0" \
+		"prepare begin:0 start begin:0 started begin:0" "$(events "$m" "$VM_PAIR")"
+	VFIO=$(for b in "${GROUP[@]}"; do printf '%s=vfio-pci ' "$b"; done)
+	expect "complete group: the group is on vfio-pci while the VM runs" "${VFIO% }" "$(drivers_of "${GROUP[@]}")"
+	if [ -f "$(state_file "$UUID_PAIR")" ]; then ok "complete group: state file recorded"; else
+		nok "complete group: no state file $(state_file "$UUID_PAIR")"; fi
+	QEMU_PAIR=$(qemu_pid "$VM_PAIR") && track "$QEMU_PAIR" qemu-system
+else
+	skip "incomplete IOMMU group and complete-group cycle: no simulated host ($SIM_WHY)"
+fi
+
+# --- daemon restart with running VMs: reconnect exits 0, VMs keep running
+RUNNING=("$VM_FREE")
+[ -n "$SIMHOST" ] && RUNNING+=("$VM_PAIR")
+m=$(ncalls)
+stop_pid "$LIBVIRTD_PID" libvirtd && ok "libvirtd stopped (SIGTERM) with VMs running" || nok "libvirtd did not stop"
+if alive "$QEMU_FREE" qemu-system; then ok "QEMU survives the daemon's exit"; else nok "QEMU of $VM_FREE died with the daemon"; fi
+start_libvirtd && ok "libvirtd restarted" || fatal "libvirtd did not restart"
+for vm in "${RUNNING[@]}"; do
+	wait_events "$m" "$vm" 1
+	expect "restart: $vm: reconnect reaches the hook and exits 0" "reconnect begin:0" "$(events "$m" "$vm")"
+	expect "restart: $vm: still running" running "$(V domstate "$vm" 2>&1)"
+done
+expect "restart: same QEMU process" "$QEMU_FREE" "$(qemu_pid "$VM_FREE")"
+if [ -n "$SIMHOST" ]; then
+	expect "restart: reconnect leaves the group on vfio-pci" "${VFIO% }" "$(drivers_of "${GROUP[@]}")"
+fi
+
+# --- destroy: stopped and release exit 0; release gives the devices back
+m=$(ncalls)
+if V destroy "$VM_FREE" >/dev/null; then ok "unconfigured VM: virsh destroy"; else nok "unconfigured VM: virsh destroy"; fi
+wait_events "$m" "$VM_FREE" 2
+expect "unconfigured VM: stopped and release reach the hook and exit 0" \
+	"stopped end:0 release end:0" "$(events "$m" "$VM_FREE")"
+if [ -n "$SIMHOST" ]; then
+	m=$(ncalls)
+	if V destroy "$VM_PAIR" >/dev/null; then ok "complete group: virsh destroy"; else nok "complete group: virsh destroy"; fi
+	wait_events "$m" "$VM_PAIR" 2
+	expect "complete group: stopped and release exit 0" "stopped end:0 release end:0" "$(events "$m" "$VM_PAIR")"
+	expect "complete group: release gives the functions back to their drivers" "$ORIG" "$(drivers_of "${GROUP[@]}")"
+	if [ "$(host_snapshot)" = "$SNAP0" ]; then ok "complete group: host snapshot equals the starting one"; else
+		nok "complete group: host differs from the start"; diff <(echo "$SNAP0") <(host_snapshot) | head -n 20 | sed 's/^/      /'
+	fi
+	if [ ! -e "$(state_file "$UUID_PAIR")" ]; then ok "complete group: state file removed by release"; else
+		nok "complete group: state file left after release: $(state_file "$UUID_PAIR")"; fi
+fi
+
+# --- over the whole run
+N=$(ncalls)
+if [ "$N" -gt 0 ]; then ok "$N hook calls recorded"; else fatal "no hook call was recorded"; fi
+expect "every call had argc 4 (VM OP SUBOP EXTRA)" "" "$(awk -F'\t' '$2 != 4' "$CALLS")"
+expect "nothing was ever printed on stdout" "" "$(awk -F'\t' '$8 != 0 { print $3, $4, $5 ": " $8 " bytes" }' "$CALLS")"
+expect "only the refused prepares exited non-zero" \
+	"$VM_NODEV prepare begin 1${SIMHOST:+|$VM_HALF prepare begin 1}" \
+	"$(awk -F'\t' '$7 != 0 { printf "%s%s %s %s %s", sep, $3, $4, $5, $7; sep = "|" }' "$CALLS")"
+
+[ $F -eq 0 ] || dump_calls
