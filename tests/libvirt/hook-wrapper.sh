@@ -9,6 +9,7 @@
 # in $LOGDIR/PID.out and never replayed; its stderr is kept in $LOGDIR/PID.err
 # and copied to our stderr unchanged; its exit status is ours.
 # VFIOHOOK, CONF, ROOT and LOGDIR come from wrapper.env next to this file.
+# shellcheck source=/dev/null
 . "${0%/*}/wrapper.env"
 out="$LOGDIR/$$.out"
 err="$LOGDIR/$$.err"

@@ -285,9 +285,11 @@ write_conf
 install_hook                        # before libvirtd starts: the hook is looked up once, at start
 start_virtlogd || fatal "virtlogd did not start"
 start_libvirtd || fatal "libvirtd did not start or does not answer"
-define "$VM_FREE" "$UUID_FREE" && define "$VM_NODEV" "$UUID_NODEV" || fatal "virsh define"
+define "$VM_FREE" "$UUID_FREE" || fatal "virsh define $VM_FREE"
+define "$VM_NODEV" "$UUID_NODEV" || fatal "virsh define $VM_NODEV"
 if [ -n "$SIMHOST" ]; then
-	define "$VM_HALF" "$UUID_HALF" && define "$VM_PAIR" "$UUID_PAIR" || fatal "virsh define"
+	define "$VM_HALF" "$UUID_HALF" || fatal "virsh define $VM_HALF"
+	define "$VM_PAIR" "$UUID_PAIR" || fatal "virsh define $VM_PAIR"
 fi
 SNAP0=$(host_snapshot)
 [ -n "$SNAP0" ] || fatal "host snapshot is empty"
@@ -361,9 +363,10 @@ fi
 RUNNING=("$VM_FREE")
 [ -n "$SIMHOST" ] && RUNNING+=("$VM_PAIR")
 m=$(ncalls)
-stop_pid "$LIBVIRTD_PID" libvirtd && ok "libvirtd stopped (SIGTERM) with VMs running" || nok "libvirtd did not stop"
+if stop_pid "$LIBVIRTD_PID" libvirtd; then ok "libvirtd stopped (SIGTERM) with VMs running"; else nok "libvirtd did not stop"; fi
 if alive "$QEMU_FREE" qemu-system; then ok "QEMU survives the daemon's exit"; else nok "QEMU of $VM_FREE died with the daemon"; fi
-start_libvirtd && ok "libvirtd restarted" || fatal "libvirtd did not restart"
+start_libvirtd || fatal "libvirtd did not restart"
+ok "libvirtd restarted"
 for vm in "${RUNNING[@]}"; do
 	wait_events "$m" "$vm" 1
 	expect "restart: $vm: reconnect reaches the hook and exits 0" "reconnect begin:0" "$(events "$m" "$vm")"
