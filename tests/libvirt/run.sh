@@ -35,6 +35,7 @@ export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 for tool in libvirtd virtlogd virsh qemu-system-x86_64 unshare mountpoint timeout; do
 	command -v "$tool" >/dev/null || skip_tier "$tool not installed (tests/deps.sh installs what is needed)"
 done
+unshare -m --propagation private true 2>/dev/null || skip_tier "cannot create a private mount namespace (unshare -m)"
 for d in /etc/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt; do
 	[ -d "$d" ] || skip_tier "$d missing (libvirt-daemon-system not installed?)"
 done
