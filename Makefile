@@ -1,0 +1,146 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# vfiohook: a libvirt QEMU hook for GPU passthrough.
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/vfiohook
+SYSCONFDIR ?= /etc
+DESTDIR    ?=
+PKG_CONFIG ?= pkg-config
+INSTALL    ?= install
+
+# libconfig is linked; libxml2, libsystemd, libkmod and libvirt are opened with dlopen() when a
+# run needs them, so only their headers are needed at build time (see include/dlib.h).
+DL_PKGS  := libxml-2.0 libsystemd libkmod libvirt
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags libconfig $(DL_PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs libconfig 2>/dev/null) -ldl
+
+WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wmissing-declarations -Wold-style-definition -Wpointer-arith -Wwrite-strings -Wundef \
+	-Wvla -Wlogical-op -Wimplicit-fallthrough=5 -Wframe-larger-than=16384 -Wno-unused-parameter
+HARDEN := -fstack-protector-strong -fstack-clash-protection -fPIE -D_FORTIFY_SOURCE=2
+BASE_CFLAGS := -std=gnu17 -D_GNU_SOURCE -Iinclude -DVERSION='"$(VERSION)"' $(WARN) $(PKG_CFLAGS)
+CFLAGS ?= -O2 -g
+ifeq ($(WERROR),1)
+BASE_CFLAGS += -Werror
+endif
+LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now,-z,defs $(LDFLAGS)
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRCS := $(wildcard src/*.c)
+OBJS := $(SRCS:src/%.c=build/obj/%.o)
+ASAN_OBJS := $(SRCS:src/%.c=build/asan/obj/%.o)
+LIB_OBJS := $(filter-out build/obj/main.o,$(OBJS))
+LIB_ASAN_OBJS := $(filter-out build/asan/obj/main.o,$(ASAN_OBJS))
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+.PHONY: all clean install uninstall check check-unit check-sim check-libvirt check-kernel \
+	check-e2e bench demo deps asan
+
+all: build/vfiohook
+
+build/obj/%.o: src/%.c | build/obj
+	@echo "  CC      $@"
+	$(Q)$(CC) $(BASE_CFLAGS) $(HARDEN) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+build/asan/obj/%.o: src/%.c | build/asan/obj
+	@echo "  CC      $@"
+	$(Q)$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -MMD -MP -c -o $@ $<
+
+build/vfiohook: $(OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+build/asan/vfiohook: $(ASAN_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+asan: build/asan/vfiohook
+
+build/obj build/asan/obj build/tests:
+	$(Q)mkdir -p $@
+
+# --- tests ---------------------------------------------------------------------------------
+UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test-*.c))
+
+build/tests/test-%: tests/unit/test-%.c $(LIB_ASAN_OBJS) | build/tests
+	@echo "  CC      $@"
+	$(Q)$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -o $@ $< $(LIB_ASAN_OBJS) $(PKG_LIBS) \
+		$(shell $(PKG_CONFIG) --cflags --libs cmocka)
+
+build/simhost: tests/simhost/simhost.c | build/obj
+	@echo "  CC      $@"
+	$(Q)$(CC) $(BASE_CFLAGS) -O2 -g -o $@ $< $(shell $(PKG_CONFIG) --cflags --libs fuse3) -lpthread
+
+build/bench-trivial: tests/bench/trivial.c | build/obj
+	$(Q)$(CC) -O2 -o $@ $<
+
+deps:
+	sh tests/deps.sh
+
+export UBSAN_OPTIONS := halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS := detect_leaks=1
+
+check-unit: $(UNIT_TESTS)
+	@sh tests/run-unit.sh $(UNIT_TESTS)
+
+check-sim: build/vfiohook build/asan/vfiohook build/simhost
+	@sh tests/sim/run.sh
+
+check-libvirt: build/vfiohook build/simhost
+	@bash tests/libvirt/run.sh "$(CURDIR)/build/vfiohook"
+
+check-kernel: build/vfiohook
+	@bash tests/kernel/run.sh "$(CURDIR)/build/vfiohook"
+
+check-e2e: build/vfiohook
+	@bash tests/kernel/run-e2e.sh "$(CURDIR)/build/vfiohook"
+
+# every tier; the summary line counts the tiers' own results
+check: build/vfiohook build/asan/vfiohook build/simhost $(UNIT_TESTS)
+	@sh tests/check-all.sh
+
+bench: build/vfiohook build/bench-trivial
+	@sh tests/bench/hook-overhead.sh
+
+demo: build/vfiohook build/simhost
+	@sh tests/demo.sh
+
+# --- install -------------------------------------------------------------------------------
+install: build/vfiohook
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/libvirt/hooks \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DOCDIR)/hooks.d
+	$(INSTALL) -m 0755 build/vfiohook $(DESTDIR)$(BINDIR)/vfiohook
+	ln -sf $(BINDIR)/vfiohook $(DESTDIR)$(SYSCONFDIR)/libvirt/hooks/qemu
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/libvirt/hooks/kvm.conf ]; then \
+		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/libvirt/hooks/kvm.conf"; \
+	else \
+		$(INSTALL) -m 0644 conf/kvm.conf $(DESTDIR)$(SYSCONFDIR)/libvirt/hooks/kvm.conf; \
+	fi
+	$(INSTALL) -m 0644 man/vfiohook.8 $(DESTDIR)$(MANDIR)/man8/vfiohook.8
+	$(INSTALL) -m 0644 man/kvm.conf.5 $(DESTDIR)$(MANDIR)/man5/kvm.conf.5
+	$(INSTALL) -m 0644 conf/kvm.conf $(DESTDIR)$(DOCDIR)/kvm.conf.example
+	$(INSTALL) -m 0755 hooks.d/* $(DESTDIR)$(DOCDIR)/hooks.d/
+	@echo "Restart or reload the libvirt daemon once so that it sees the hook:"
+	@echo "  systemctl reload virtqemud.service   (modular daemons), or"
+	@echo "  systemctl reload libvirtd.service    (monolithic daemon)"
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/vfiohook $(DESTDIR)$(MANDIR)/man8/vfiohook.8 \
+		$(DESTDIR)$(MANDIR)/man5/kvm.conf.5
+	rm -rf $(DESTDIR)$(DOCDIR)
+	@if [ "$$(readlink $(DESTDIR)$(SYSCONFDIR)/libvirt/hooks/qemu)" = "$(BINDIR)/vfiohook" ]; then \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/libvirt/hooks/qemu; fi
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/libvirt/hooks/kvm.conf"
+
+clean:
+	rm -rf build
+
+-include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d)

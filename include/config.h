@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "pciaddr.h"
+
+#define CONF_DEFAULT_PATH "/etc/libvirt/hooks/kvm.conf"
+#define CONF_MAX_SIZE (1024 * 1024)
+
+/* One VM of kvm.conf, validated. */
+struct vm_conf {
+	char *name;
+	char uuid[37]; /* lower-case, dashed; empty when not given */
+	unsigned line;
+
+	/* pci */
+	bool pci_from_hostdev; /* devices = "hostdev" */
+	struct pci_addr *pci;
+	size_t n_pci;
+	double pci_timeout; /* seconds to wait for a driver link */
+
+	/* drop-in scripts */
+	double script_timeout;
+};
+
+struct conf {
+	char *path;
+	struct vm_conf *vms;
+	size_t n_vms;
+	double lock_timeout;
+	/* every problem found, as "file:line: message" */
+	char **errors;
+	size_t n_errors;
+};
+
+/*
+ * Reads and validates kvm.conf. Returns 0, -ENOENT when the file does not exist (no VM is
+ * configured), or another negative errno with the reasons in ret->errors (call conf_done()
+ * in every case). relax_owner accepts a file owned by the calling user (test roots); group- or
+ * world-writable files are refused always.
+ */
+int conf_load(const char *path, bool relax_owner, struct conf *ret);
+void conf_done(struct conf *c);
+const struct vm_conf *conf_find(const struct conf *c, const char *name);
+
+/* Normalises a UUID ("3B4B...", with or without dashes) to lower-case dashed form; -EINVAL. */
+int uuid_normalize(const char *in, char out[37]);
+/* A name that can be a path component and a log field: no '/', not "." or "..", printable. */
+bool vm_name_is_safe(const char *name);

@@ -1,0 +1,542 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
+#include <fcntl.h>
+#include <libconfig.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "macro.h"
+
+#define DEFAULT_PCI_TIMEOUT 5.0
+#define DEFAULT_SCRIPT_TIMEOUT 60.0
+#define DEFAULT_LOCK_TIMEOUT 60.0
+
+static void conf_error(struct conf *c, const char *file, unsigned line, const char *fmt, ...)
+	_printf_(4, 5);
+static void conf_error(struct conf *c, const char *file, unsigned line, const char *fmt, ...)
+{
+	char msg[1024], *full = NULL;
+	char **n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0) {
+		if (asprintf(&full, "%s:%u: %s", file ? file : c->path, line, msg) < 0)
+			return;
+	} else if (asprintf(&full, "%s: %s", file ? file : c->path, msg) < 0)
+		return;
+	n = realloc(c->errors, (c->n_errors + 1) * sizeof(*n));
+	if (!n) {
+		free(full);
+		return;
+	}
+	c->errors = n;
+	c->errors[c->n_errors++] = full;
+}
+
+void conf_done(struct conf *c)
+{
+	for (size_t i = 0; i < c->n_vms; i++) {
+		free(c->vms[i].name);
+		free(c->vms[i].pci);
+	}
+	free(c->vms);
+	for (size_t i = 0; i < c->n_errors; i++)
+		free(c->errors[i]);
+	free(c->errors);
+	free(c->path);
+	memset(c, 0, sizeof(*c));
+}
+
+const struct vm_conf *conf_find(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_vms; i++)
+		if (streq(c->vms[i].name, name))
+			return &c->vms[i];
+	return NULL;
+}
+
+int uuid_normalize(const char *in, char out[37])
+{
+	char hex[33];
+	size_t n = 0;
+
+	for (const char *p = in; *p; p++) {
+		if (*p == '-')
+			continue;
+		if (!isxdigit((unsigned char)*p) || n >= 32)
+			return -EINVAL;
+		hex[n++] = (char)tolower((unsigned char)*p);
+	}
+	if (n != 32)
+		return -EINVAL;
+	/* dashes, if any, must be where libvirt puts them */
+	if (strchr(in, '-') && (strlen(in) != 36 || in[8] != '-' || in[13] != '-' || in[18] != '-' ||
+				in[23] != '-'))
+		return -EINVAL;
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+	return 0;
+}
+
+bool vm_name_is_safe(const char *name)
+{
+	size_t l = strlen(name);
+
+	if (l == 0 || l > 255 || streq(name, ".") || streq(name, ".."))
+		return false;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p == '/' || *p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* Owned by root (or, for test roots, by the caller) and writable by nobody else. */
+static int check_file_safe(struct conf *c, int fd, const char *path, bool relax_owner)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (!S_ISREG(st.st_mode)) {
+		conf_error(c, path, 0, "not a regular file");
+		return -EINVAL;
+	}
+	if (st.st_uid != 0 && !(relax_owner && st.st_uid == geteuid())) {
+		conf_error(c, path, 0, "refusing a configuration not owned by root (owner uid %u)",
+			   (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		conf_error(c, path, 0,
+			   "refusing a group- or world-writable configuration (mode %04o): "
+			   "chmod go-w %s",
+			   (unsigned)(st.st_mode & 07777), path);
+		return -EPERM;
+	}
+	return 0;
+}
+
+static int read_text(struct conf *c, const char *path, bool relax_owner, char **ret)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		r = negative_errno();
+		if (r != -ENOENT)
+			conf_error(c, path, 0, "cannot open: %s", strerror(-r));
+		return r;
+	}
+	r = check_file_safe(c, fd, path, relax_owner);
+	if (r < 0)
+		return r;
+	buf = malloc(CONF_MAX_SIZE + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, CONF_MAX_SIZE + 1 - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = negative_errno();
+			conf_error(c, path, 0, "cannot read: %s", strerror(-r));
+			return r;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > CONF_MAX_SIZE) {
+			conf_error(c, path, 0, "larger than %d bytes", CONF_MAX_SIZE);
+			return -EFBIG;
+		}
+	}
+	if (memchr(buf, '\0', len)) {
+		conf_error(c, path, 0, "contains a NUL byte");
+		return -EINVAL;
+	}
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+/*
+ * The usual tutorials' kvm.conf is a shell fragment (VIRSH_GPU_VIDEO=pci_0000_09_00_0). Spot
+ * it and say how to write the same in vfiohook's syntax, with the addresses converted.
+ */
+static bool shell_style_hint(struct conf *c, const char *text)
+{
+	char devices[512] = "", first[128] = "";
+	unsigned line = 0, n = 0, first_line = 0;
+	const char *p = text;
+
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t l = eol ? (size_t)(eol - p) : strlen(p);
+		const char *q = p;
+
+		line++;
+		while (q < p + l && isspace((unsigned char)*q))
+			q++;
+		if (strncmp(q, "export ", 7) == 0)
+			q += 7;
+		if (q < p + l && isupper((unsigned char)*q)) {
+			const char *k = q;
+			while (k < p + l && (isupper((unsigned char)*k) || isdigit((unsigned char)*k) ||
+					     *k == '_'))
+				k++;
+			if (k < p + l && *k == '=') {
+				unsigned d, b, s, f;
+				const char *v = k + 1;
+				if (*v == '"' || *v == '\'')
+					v++;
+				if (!first_line) {
+					first_line = line;
+					snprintf(first, sizeof(first), "%.*s", (int)(l - (size_t)(q - p)), q);
+				}
+				if (sscanf(v, "pci_%4x_%2x_%2x_%1x", &d, &b, &s, &f) == 4) {
+					size_t dl = strlen(devices);
+					snprintf(devices + dl, sizeof(devices) - dl, "%s\"%04x:%02x:%02x.%x\"",
+						 n++ ? ", " : "", d, b, s, f);
+				}
+			}
+		}
+		p = eol ? eol + 1 : p + l;
+	}
+	if (!first_line)
+		return false;
+	conf_error(c, NULL, first_line,
+		   "this is a shell-style kvm.conf from a passthrough tutorial (%s); vfiohook reads "
+		   "libconfig syntax, for example: vm = ( { name = \"win10\"; pci = { devices = [ %s ]; "
+		   "}; } ); see kvm.conf(5)",
+		   first, n ? devices : "\"0000:09:00.0\"");
+	return true;
+}
+
+/* @include'd files are read by libconfig itself: hold them to the same ownership rules. */
+static int check_includes(struct conf *c, const char *text, const char *dir, bool relax_owner)
+{
+	const char *p = text;
+	unsigned line = 0;
+	int ret = 0;
+
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t l = eol ? (size_t)(eol - p) : strlen(p);
+		const char *q = p;
+
+		line++;
+		while (q < p + l && isspace((unsigned char)*q))
+			q++;
+		if (strncmp(q, "@include", 8) == 0) {
+			const char *s = memchr(q, '"', l - (size_t)(q - p));
+			const char *e = s ? memchr(s + 1, '"', l - (size_t)(s + 1 - p)) : NULL;
+			char inc[PATH_MAX];
+			_cleanup_close_ int fd = -1;
+
+			if (s && e) {
+				if ((e - s - 1) > 0 && s[1] == '/')
+					snprintf(inc, sizeof(inc), "%.*s", (int)(e - s - 1), s + 1);
+				else
+					snprintf(inc, sizeof(inc), "%s/%.*s", dir, (int)(e - s - 1), s + 1);
+				fd = open(inc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+				if (fd < 0) {
+					conf_error(c, NULL, line, "cannot open included file %s: %m", inc);
+					ret = -ENOENT;
+				} else if (check_file_safe(c, fd, inc, relax_owner) < 0)
+					ret = -EPERM;
+			}
+		}
+		p = eol ? eol + 1 : p + l;
+	}
+	return ret;
+}
+
+static const char *type_name(int t)
+{
+	switch (t) {
+	case CONFIG_TYPE_GROUP: return "a group { }";
+	case CONFIG_TYPE_INT: case CONFIG_TYPE_INT64: return "an integer";
+	case CONFIG_TYPE_FLOAT: return "a number";
+	case CONFIG_TYPE_STRING: return "a string";
+	case CONFIG_TYPE_BOOL: return "true or false";
+	case CONFIG_TYPE_ARRAY: return "an array [ ]";
+	case CONFIG_TYPE_LIST: return "a list ( )";
+	default: return "a value";
+	}
+}
+
+static unsigned sline(const config_setting_t *s) { return config_setting_source_line(s); }
+static const char *sfile(const config_setting_t *s) { return config_setting_source_file(s); }
+
+static int want_seconds(struct conf *c, const config_setting_t *s, double max, double *ret)
+{
+	double v;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT: v = config_setting_get_int(s); break;
+	case CONFIG_TYPE_INT64: v = (double)config_setting_get_int64(s); break;
+	case CONFIG_TYPE_FLOAT: v = config_setting_get_float(s); break;
+	default:
+		conf_error(c, sfile(s), sline(s), "%s must be a number of seconds, not %s",
+			   config_setting_name(s), type_name(config_setting_type(s)));
+		return -EINVAL;
+	}
+	if (!(v > 0) || v > max) {
+		conf_error(c, sfile(s), sline(s), "%s must be between 0 and %g seconds", config_setting_name(s),
+			   max);
+		return -EINVAL;
+	}
+	*ret = v;
+	return 0;
+}
+
+static int want_type(struct conf *c, const config_setting_t *s, int type, const char *what)
+{
+	if (config_setting_type(s) == type)
+		return 0;
+	conf_error(c, sfile(s), sline(s), "%s must be %s, not %s", what, type_name(type),
+		   type_name(config_setting_type(s)));
+	return -EINVAL;
+}
+
+static int unknown_key(struct conf *c, const config_setting_t *s, const char *where,
+		       const char *known)
+{
+	conf_error(c, sfile(s), sline(s), "unknown key '%s' in %s (known: %s)", config_setting_name(s),
+		   where, known);
+	return -EINVAL;
+}
+
+static int parse_pci(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
+{
+	int ret = 0;
+
+	if (want_type(c, g, CONFIG_TYPE_GROUP, "pci") < 0)
+		return -EINVAL;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+
+		if (streq(k, "devices")) {
+			int t = config_setting_type(s);
+			if (t == CONFIG_TYPE_STRING) {
+				if (!streq(config_setting_get_string(s), "hostdev")) {
+					conf_error(c, sfile(s), sline(s),
+						   "pci.devices must be a list of PCI addresses or \"hostdev\", "
+						   "not \"%s\"",
+						   config_setting_get_string(s));
+					ret = -EINVAL;
+				} else
+					vm->pci_from_hostdev = true;
+				continue;
+			}
+			if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST) {
+				conf_error(c, sfile(s), sline(s),
+					   "pci.devices must be an array of PCI addresses [ \"0000:09:00.0\" ] "
+					   "or \"hostdev\"");
+				ret = -EINVAL;
+				continue;
+			}
+			free(vm->pci);
+			vm->n_pci = 0;
+			vm->pci = calloc((size_t)config_setting_length(s) + 1, sizeof(*vm->pci));
+			if (!vm->pci)
+				return -ENOMEM;
+			for (int j = 0; j < config_setting_length(s); j++) {
+				const config_setting_t *e = config_setting_get_elem(s, (unsigned)j);
+				const char *v = config_setting_get_string(e);
+				struct pci_addr a;
+				bool dup = false;
+
+				if (!v || pci_addr_parse(v, &a) < 0) {
+					conf_error(c, sfile(s), sline(e) ? sline(e) : sline(s),
+						   "'%s' is not a PCI address (expected DDDD:BB:SS.F, e.g. "
+						   "\"0000:09:00.0\")",
+						   v ? v : type_name(config_setting_type(e)));
+					ret = -EINVAL;
+					continue;
+				}
+				for (size_t k2 = 0; k2 < vm->n_pci; k2++)
+					dup |= pci_addr_equal(&vm->pci[k2], &a);
+				if (dup) {
+					conf_error(c, sfile(s), sline(s), "PCI address %s is listed twice", v);
+					ret = -EINVAL;
+					continue;
+				}
+				vm->pci[vm->n_pci++] = a;
+			}
+		} else if (streq(k, "timeout")) {
+			if (want_seconds(c, s, 600, &vm->pci_timeout) < 0)
+				ret = -EINVAL;
+		} else
+			ret = unknown_key(c, s, "pci", "devices, timeout");
+	}
+	return ret;
+}
+
+static int parse_scripts(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
+{
+	int ret = 0;
+
+	if (want_type(c, g, CONFIG_TYPE_GROUP, "scripts") < 0)
+		return -EINVAL;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		if (streq(config_setting_name(s), "timeout")) {
+			if (want_seconds(c, s, 3600, &vm->script_timeout) < 0)
+				ret = -EINVAL;
+		} else
+			ret = unknown_key(c, s, "scripts", "timeout");
+	}
+	return ret;
+}
+
+static int parse_vm(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
+{
+	bool have_name = false;
+	int ret = 0;
+
+	vm->line = sline(g);
+	vm->pci_timeout = DEFAULT_PCI_TIMEOUT;
+	vm->script_timeout = DEFAULT_SCRIPT_TIMEOUT;
+	if (want_type(c, g, CONFIG_TYPE_GROUP, "each entry of vm") < 0)
+		return -EINVAL;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		int r = 0;
+
+		if (streq(k, "name")) {
+			if ((r = want_type(c, s, CONFIG_TYPE_STRING, "name")) == 0) {
+				const char *v = config_setting_get_string(s);
+				if (!vm_name_is_safe(v)) {
+					conf_error(c, sfile(s), sline(s),
+						   "name \"%s\" cannot be a libvirt domain name (empty, '.', "
+						   "'..', '/' or control characters)",
+						   v);
+					r = -EINVAL;
+				} else if (!(vm->name = strdup(v)))
+					return -ENOMEM;
+				have_name = true;
+			}
+		} else if (streq(k, "uuid")) {
+			if ((r = want_type(c, s, CONFIG_TYPE_STRING, "uuid")) == 0 &&
+			    uuid_normalize(config_setting_get_string(s), vm->uuid) < 0) {
+				conf_error(c, sfile(s), sline(s), "uuid \"%s\" is not a UUID",
+					   config_setting_get_string(s));
+				r = -EINVAL;
+			}
+		} else if (streq(k, "pci"))
+			r = parse_pci(c, vm, s);
+		else if (streq(k, "scripts"))
+			r = parse_scripts(c, vm, s);
+		else
+			r = unknown_key(c, s, "a vm entry", "name, uuid, pci, scripts");
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
+			ret = r;
+	}
+	if (!have_name) {
+		conf_error(c, sfile(g), sline(g), "vm entry without a name");
+		ret = -EINVAL;
+	}
+	return ret;
+}
+
+static int parse_root(struct conf *c, config_t *cfg)
+{
+	const config_setting_t *root = config_root_setting(cfg);
+	int ret = 0;
+
+	for (int i = 0; i < config_setting_length(root); i++) {
+		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		const char *k = config_setting_name(s);
+
+		if (streq(k, "vm")) {
+			int n = config_setting_length(s);
+			if (config_setting_type(s) != CONFIG_TYPE_LIST) {
+				conf_error(c, sfile(s), sline(s),
+					   "vm must be a list of groups: vm = ( { name = \"...\"; ... } );");
+				ret = -EINVAL;
+				continue;
+			}
+			c->vms = calloc((size_t)n + 1, sizeof(*c->vms));
+			if (!c->vms)
+				return -ENOMEM;
+			for (int j = 0; j < n; j++) {
+				struct vm_conf *vm = &c->vms[c->n_vms++];
+				int r = parse_vm(c, vm, config_setting_get_elem(s, (unsigned)j));
+				if (r == -ENOMEM)
+					return r;
+				if (r < 0)
+					ret = r;
+				for (size_t k2 = 0; vm->name && k2 + 1 < c->n_vms; k2++)
+					if (c->vms[k2].name && streq(c->vms[k2].name, vm->name)) {
+						conf_error(c, NULL, vm->line,
+							   "VM \"%s\" is configured twice (first at line %u)",
+							   vm->name, c->vms[k2].line);
+						ret = -EINVAL;
+					}
+			}
+		} else if (streq(k, "lock_timeout")) {
+			if (want_seconds(c, s, 3600, &c->lock_timeout) < 0)
+				ret = -EINVAL;
+		} else if (isupper((unsigned char)k[0]) && strncmp(k, "VIRSH_", 6) == 0) {
+			conf_error(c, sfile(s), sline(s),
+				   "'%s' is a shell-style tutorial setting; vfiohook reads libconfig syntax: "
+				   "vm = ( { name = \"win10\"; pci = { devices = [ \"0000:09:00.0\" ]; }; } ); "
+				   "see kvm.conf(5)",
+				   k);
+			ret = -EINVAL;
+		} else
+			ret = unknown_key(c, s, "the top level", "vm, lock_timeout");
+	}
+	return ret;
+}
+
+int conf_load(const char *path, bool relax_owner, struct conf *c)
+{
+	_cleanup_free_ char *text = NULL, *dir = NULL;
+	const char *incdir;
+	config_t cfg;
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	c->lock_timeout = DEFAULT_LOCK_TIMEOUT;
+	c->path = strdup(path);
+	dir = strdup(path);
+	if (!c->path || !dir)
+		return -ENOMEM;
+	r = read_text(c, path, relax_owner, &text);
+	if (r < 0)
+		return r;
+	incdir = dirname(dir);
+	r = check_includes(c, text, incdir, relax_owner);
+	if (r < 0)
+		return r;
+
+	config_init(&cfg);
+	config_set_include_dir(&cfg, incdir);
+	if (config_read_string(&cfg, text) == CONFIG_FALSE) {
+		if (!shell_style_hint(c, text))
+			conf_error(c, config_error_file(&cfg), (unsigned)config_error_line(&cfg), "%s",
+				   config_error_text(&cfg));
+		config_destroy(&cfg);
+		return -EINVAL;
+	}
+	r = parse_root(c, &cfg);
+	config_destroy(&cfg);
+	if (r == 0 && c->n_errors > 0)
+		r = -EINVAL;
+	return r;
+}

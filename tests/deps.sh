@@ -1,0 +1,19 @@
+#!/bin/sh
+# Install the Debian 12 packages vfiohook needs to build and to run every test tier.
+# Idempotent: packages already present are left alone. Must run as root.
+set -eu
+BUILD="gcc make pkg-config libconfig-dev libsystemd-dev libxml2-dev libkmod-dev libvirt-dev libcmocka-dev libfuse3-dev fuse3"
+TIERS="libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static ovmf cpio kmod bc"
+missing=""
+for p in $BUILD $TIERS; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
