@@ -35,6 +35,7 @@ LOGDIR=$W/calls       # hook-wrapper.sh records every call here
 CALLS=$LOGDIR/calls.tsv
 CONF=$W/kvm.conf
 MNT=$W/mnt            # simulated host mount point
+SIMLOG=$W/simhost.log  # the simulated host's log of writes and bind changes
 LV=$W/libvirt         # private /etc/libvirt, /var/lib/libvirt, ... sources
 V() { timeout -k 5 60 virsh -q -c qemu:///system "$@"; }
 
@@ -149,6 +150,7 @@ host_snapshot() { # canonical dump of the (simulated) host, for before/after com
 	fi
 }
 state_file() { echo "$ROOT/run/vfiohook/$1.state"; }
+sim_ops() { if [ -f "$SIMLOG" ]; then wc -l <"$SIMLOG"; else echo 0; fi; }
 
 # ---------------------------------------------------------------- domains
 domxml() { # NAME UUID
@@ -216,7 +218,9 @@ setup_root() {
 		return
 	fi
 	mkdir -p "$MNT"
-	"$SIMHOST" --spec "$SIMDIR/hosts/rx590.spec" "$MNT" >"$W/simhost.log" 2>&1 &
+	# -f: stay in the foreground, so that $! is the server and we own its PID;
+	# --log: one line per write, mkdir, rmdir and bind change
+	"$SIMHOST" -f --spec "$SIMDIR/hosts/rx590.spec" --log "$SIMLOG" "$MNT" >"$W/simhost.out" 2>&1 &
 	SIM_PID=$!
 	SIM_COMM=$(basename "$SIMHOST" | cut -c1-15)
 	track "$SIM_PID" "$SIM_COMM"
@@ -224,7 +228,7 @@ setup_root() {
 		[ -d "$MNT/sys/bus/pci/devices" ] && break
 		sleep 0.1
 	done
-	[ -d "$MNT/sys/bus/pci/devices" ] || { cat "$W/simhost.log"; return 1; }
+	[ -d "$MNT/sys/bus/pci/devices" ] || { cat "$W/simhost.out"; return 1; }
 	for i in sys proc dev; do ln -s "$MNT/$i" "$ROOT/$i"; done
 }
 
@@ -306,9 +310,10 @@ QEMU_FREE=$(qemu_pid "$VM_FREE") && track "$QEMU_FREE" qemu-system
 # --- failing prepare: start fails with vfiohook's one line, host unchanged, release harmless
 # failed_start VM UUID LABEL BDF...: the message must name one of the BDFs
 failed_start() {
-	local vm=$1 uuid=$2 label=$3 m out rc pid line n b named=no
+	local vm=$1 uuid=$2 label=$3 m out rc pid line n b named=no ops
 	shift 3
 	m=$(ncalls)
+	ops=$(sim_ops)
 	out=$(V start "$vm" 2>&1)
 	rc=$?
 	if [ $rc -ne 0 ]; then ok "$label: virsh start fails"; else nok "$label: virsh start succeeded"; fi
@@ -337,6 +342,13 @@ failed_start() {
 	fi
 	if [ ! -e "$(state_file "$uuid")" ]; then ok "$label: no state file left after release"; else
 		nok "$label: state file left: $(state_file "$uuid")"; fi
+	# equal snapshots could hide a device unbound and probed again (a GPU
+	# yanked from the host): the simulated host logs every write and bind
+	if [ -n "$SIMHOST" ]; then
+		if [ "$(sim_ops)" = "$ops" ]; then ok "$label: prepare and release wrote nothing to the host"; else
+			nok "$label: the host saw writes:"; tail -n "+$((ops + 1))" "$SIMLOG" | head -n 20 | sed 's/^/      /'
+		fi
+	fi
 }
 failed_start "$VM_NODEV" "$UUID_NODEV" "nonexistent device" "$NODEV_BDF"
 
@@ -378,14 +390,20 @@ if [ -n "$SIMHOST" ]; then
 fi
 
 # --- destroy: stopped and release exit 0; release gives the devices back
+# (both VMs at once: a TCG destroy takes about 2 s)
 m=$(ncalls)
-if V destroy "$VM_FREE" >/dev/null; then ok "unconfigured VM: virsh destroy"; else nok "unconfigured VM: virsh destroy"; fi
+V destroy "$VM_FREE" >/dev/null &
+d_free=$!
+if [ -n "$SIMHOST" ]; then
+	V destroy "$VM_PAIR" >/dev/null &
+	d_pair=$!
+fi
+if wait "$d_free"; then ok "unconfigured VM: virsh destroy"; else nok "unconfigured VM: virsh destroy"; fi
 wait_events "$m" "$VM_FREE" 2
 expect "unconfigured VM: stopped and release reach the hook and exit 0" \
 	"stopped end:0 release end:0" "$(events "$m" "$VM_FREE")"
 if [ -n "$SIMHOST" ]; then
-	m=$(ncalls)
-	if V destroy "$VM_PAIR" >/dev/null; then ok "complete group: virsh destroy"; else nok "complete group: virsh destroy"; fi
+	if wait "$d_pair"; then ok "complete group: virsh destroy"; else nok "complete group: virsh destroy"; fi
 	wait_events "$m" "$VM_PAIR" 2
 	expect "complete group: stopped and release exit 0" "stopped end:0 release end:0" "$(events "$m" "$VM_PAIR")"
 	expect "complete group: release gives the functions back to their drivers" "$ORIG" "$(drivers_of "${GROUP[@]}")"
