@@ -42,6 +42,13 @@ struct conf {
  * world-writable files are refused always.
  */
 int conf_load(const char *path, bool relax_owner, struct conf *ret);
+/*
+ * The same, for one event of VM vm: when the file cannot configure that VM (its name does not
+ * occur in it as a string), the parse is skipped and no VM is returned. The hook runs for
+ * every state change of every domain on the host; most of them are not ours.
+ */
+int conf_load_for(const char *path, bool relax_owner, const char *vm, struct conf *ret);
+bool conf_may_name(const struct conf *c, const char *text, const char *vm);
 void conf_done(struct conf *c);
 const struct vm_conf *conf_find(const struct conf *c, const char *name);
 

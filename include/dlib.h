@@ -8,6 +8,7 @@
  * library and all its symbols are there, or a negative errno, and is cheap to call again.
  */
 
+#include <libconfig.h>
 #include <libkmod.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -18,6 +19,11 @@
 
 #define DLSYM_DECLARE(s) extern __typeof__(s) *sym_##s;
 
+#define DL_CONFIG_SYMBOLS(X)                                                                       \
+	X(config_init) X(config_destroy) X(config_read_string) X(config_set_include_dir)           \
+	X(config_setting_get_int) X(config_setting_get_int64) X(config_setting_get_float)          \
+	X(config_setting_get_bool) X(config_setting_get_string) X(config_setting_length)           \
+	X(config_setting_get_elem)
 #define DL_XML_SYMBOLS(X) X(xmlReadMemory) X(xmlFreeDoc) X(xmlDocGetRootElement) X(xmlGetLastError)
 #define DL_JOURNAL_SYMBOLS(X) X(sd_journal_sendv)
 #define DL_KMOD_SYMBOLS(X)                                                                         \
@@ -38,12 +44,14 @@
 	X(sd_bus_message_append_array) X(sd_bus_call) X(sd_bus_get_property) X(sd_bus_message_read_array) \
 	X(sd_bus_message_enter_container) X(sd_bus_message_exit_container) X(sd_bus_error_has_name)
 
+DL_CONFIG_SYMBOLS(DLSYM_DECLARE)
 DL_XML_SYMBOLS(DLSYM_DECLARE)
 DL_JOURNAL_SYMBOLS(DLSYM_DECLARE)
 DL_KMOD_SYMBOLS(DLSYM_DECLARE)
 DL_VIRT_SYMBOLS(DLSYM_DECLARE)
 DL_BUS_SYMBOLS(DLSYM_DECLARE)
 
+int dlopen_libconfig(void);
 int dlopen_libxml2(void);
 int dlopen_journal(void);
 int dlopen_libkmod(void);

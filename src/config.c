@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "dlib.h"
 #include "macro.h"
 
 #define DEFAULT_PCI_TIMEOUT 5.0
@@ -282,9 +283,9 @@ static int want_seconds(struct conf *c, const config_setting_t *s, double max, d
 	double v;
 
 	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_INT: v = config_setting_get_int(s); break;
-	case CONFIG_TYPE_INT64: v = (double)config_setting_get_int64(s); break;
-	case CONFIG_TYPE_FLOAT: v = config_setting_get_float(s); break;
+	case CONFIG_TYPE_INT: v = sym_config_setting_get_int(s); break;
+	case CONFIG_TYPE_INT64: v = (double)sym_config_setting_get_int64(s); break;
+	case CONFIG_TYPE_FLOAT: v = sym_config_setting_get_float(s); break;
 	default:
 		conf_error(c, sfile(s), sline(s), "%s must be a number of seconds, not %s",
 			   config_setting_name(s), type_name(config_setting_type(s)));
@@ -322,18 +323,18 @@ static int parse_pci(struct conf *c, struct vm_conf *vm, const config_setting_t 
 
 	if (want_type(c, g, CONFIG_TYPE_GROUP, "pci") < 0)
 		return -EINVAL;
-	for (int i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+	for (int i = 0; i < sym_config_setting_length(g); i++) {
+		const config_setting_t *s = sym_config_setting_get_elem(g, (unsigned)i);
 		const char *k = config_setting_name(s);
 
 		if (streq(k, "devices")) {
 			int t = config_setting_type(s);
 			if (t == CONFIG_TYPE_STRING) {
-				if (!streq(config_setting_get_string(s), "hostdev")) {
+				if (!streq(sym_config_setting_get_string(s), "hostdev")) {
 					conf_error(c, sfile(s), sline(s),
 						   "pci.devices must be a list of PCI addresses or \"hostdev\", "
 						   "not \"%s\"",
-						   config_setting_get_string(s));
+						   sym_config_setting_get_string(s));
 					ret = -EINVAL;
 				} else
 					vm->pci_from_hostdev = true;
@@ -348,12 +349,12 @@ static int parse_pci(struct conf *c, struct vm_conf *vm, const config_setting_t 
 			}
 			free(vm->pci);
 			vm->n_pci = 0;
-			vm->pci = calloc((size_t)config_setting_length(s) + 1, sizeof(*vm->pci));
+			vm->pci = calloc((size_t)sym_config_setting_length(s) + 1, sizeof(*vm->pci));
 			if (!vm->pci)
 				return -ENOMEM;
-			for (int j = 0; j < config_setting_length(s); j++) {
-				const config_setting_t *e = config_setting_get_elem(s, (unsigned)j);
-				const char *v = config_setting_get_string(e);
+			for (int j = 0; j < sym_config_setting_length(s); j++) {
+				const config_setting_t *e = sym_config_setting_get_elem(s, (unsigned)j);
+				const char *v = sym_config_setting_get_string(e);
 				struct pci_addr a;
 				bool dup = false;
 
@@ -389,8 +390,8 @@ static int parse_scripts(struct conf *c, struct vm_conf *vm, const config_settin
 
 	if (want_type(c, g, CONFIG_TYPE_GROUP, "scripts") < 0)
 		return -EINVAL;
-	for (int i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+	for (int i = 0; i < sym_config_setting_length(g); i++) {
+		const config_setting_t *s = sym_config_setting_get_elem(g, (unsigned)i);
 		if (streq(config_setting_name(s), "timeout")) {
 			if (want_seconds(c, s, 3600, &vm->script_timeout) < 0)
 				ret = -EINVAL;
@@ -410,14 +411,14 @@ static int parse_vm(struct conf *c, struct vm_conf *vm, const config_setting_t *
 	vm->script_timeout = DEFAULT_SCRIPT_TIMEOUT;
 	if (want_type(c, g, CONFIG_TYPE_GROUP, "each entry of vm") < 0)
 		return -EINVAL;
-	for (int i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+	for (int i = 0; i < sym_config_setting_length(g); i++) {
+		const config_setting_t *s = sym_config_setting_get_elem(g, (unsigned)i);
 		const char *k = config_setting_name(s);
 		int r = 0;
 
 		if (streq(k, "name")) {
 			if ((r = want_type(c, s, CONFIG_TYPE_STRING, "name")) == 0) {
-				const char *v = config_setting_get_string(s);
+				const char *v = sym_config_setting_get_string(s);
 				if (!vm_name_is_safe(v)) {
 					conf_error(c, sfile(s), sline(s),
 						   "name \"%s\" cannot be a libvirt domain name (empty, '.', "
@@ -430,9 +431,9 @@ static int parse_vm(struct conf *c, struct vm_conf *vm, const config_setting_t *
 			}
 		} else if (streq(k, "uuid")) {
 			if ((r = want_type(c, s, CONFIG_TYPE_STRING, "uuid")) == 0 &&
-			    uuid_normalize(config_setting_get_string(s), vm->uuid) < 0) {
+			    uuid_normalize(sym_config_setting_get_string(s), vm->uuid) < 0) {
 				conf_error(c, sfile(s), sline(s), "uuid \"%s\" is not a UUID",
-					   config_setting_get_string(s));
+					   sym_config_setting_get_string(s));
 				r = -EINVAL;
 			}
 		} else if (streq(k, "pci"))
@@ -458,12 +459,12 @@ static int parse_root(struct conf *c, config_t *cfg)
 	const config_setting_t *root = config_root_setting(cfg);
 	int ret = 0;
 
-	for (int i = 0; i < config_setting_length(root); i++) {
-		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+	for (int i = 0; i < sym_config_setting_length(root); i++) {
+		const config_setting_t *s = sym_config_setting_get_elem(root, (unsigned)i);
 		const char *k = config_setting_name(s);
 
 		if (streq(k, "vm")) {
-			int n = config_setting_length(s);
+			int n = sym_config_setting_length(s);
 			if (config_setting_type(s) != CONFIG_TYPE_LIST) {
 				conf_error(c, sfile(s), sline(s),
 					   "vm must be a list of groups: vm = ( { name = \"...\"; ... } );");
@@ -475,7 +476,7 @@ static int parse_root(struct conf *c, config_t *cfg)
 				return -ENOMEM;
 			for (int j = 0; j < n; j++) {
 				struct vm_conf *vm = &c->vms[c->n_vms++];
-				int r = parse_vm(c, vm, config_setting_get_elem(s, (unsigned)j));
+				int r = parse_vm(c, vm, sym_config_setting_get_elem(s, (unsigned)j));
 				if (r == -ENOMEM)
 					return r;
 				if (r < 0)
@@ -504,7 +505,24 @@ static int parse_root(struct conf *c, config_t *cfg)
 	return ret;
 }
 
+bool conf_may_name(const struct conf *c, const char *text, const char *vm)
+{
+	char quoted[300];
+	int n;
+
+	/* a name libconfig would have to escape, or an @include: only the full parse can tell */
+	if (strpbrk(vm, "\\\"") || strstr(text, "@include"))
+		return true;
+	n = snprintf(quoted, sizeof(quoted), "\"%s\"", vm);
+	return n < 0 || (size_t)n >= sizeof(quoted) || strstr(text, quoted) != NULL;
+}
+
 int conf_load(const char *path, bool relax_owner, struct conf *c)
+{
+	return conf_load_for(path, relax_owner, NULL, c);
+}
+
+int conf_load_for(const char *path, bool relax_owner, const char *vm, struct conf *c)
 {
 	_cleanup_free_ char *text = NULL, *dir = NULL;
 	const char *incdir;
@@ -520,22 +538,29 @@ int conf_load(const char *path, bool relax_owner, struct conf *c)
 	r = read_text(c, path, relax_owner, &text);
 	if (r < 0)
 		return r;
+	if (vm && !conf_may_name(c, text, vm))
+		return 0; /* not configured: the hook's fast path for every other VM */
+	r = dlopen_libconfig();
+	if (r < 0) {
+		conf_error(c, path, 0, "libconfig (libconfig.so.9) is not installed");
+		return r;
+	}
 	incdir = dirname(dir);
 	r = check_includes(c, text, incdir, relax_owner);
 	if (r < 0)
 		return r;
 
-	config_init(&cfg);
-	config_set_include_dir(&cfg, incdir);
-	if (config_read_string(&cfg, text) == CONFIG_FALSE) {
+	sym_config_init(&cfg);
+	sym_config_set_include_dir(&cfg, incdir);
+	if (sym_config_read_string(&cfg, text) == CONFIG_FALSE) {
 		if (!shell_style_hint(c, text))
 			conf_error(c, config_error_file(&cfg), (unsigned)config_error_line(&cfg), "%s",
 				   config_error_text(&cfg));
-		config_destroy(&cfg);
+		sym_config_destroy(&cfg);
 		return -EINVAL;
 	}
 	r = parse_root(c, &cfg);
-	config_destroy(&cfg);
+	sym_config_destroy(&cfg);
 	if (r == 0 && c->n_errors > 0)
 		r = -EINVAL;
 	return r;

@@ -8,6 +8,7 @@
 #define DLSYM_DEFINE(s) __typeof__(s) *sym_##s;
 #define DLSYM_ENTRY(s) { #s, (void **)&sym_##s },
 
+DL_CONFIG_SYMBOLS(DLSYM_DEFINE)
 DL_XML_SYMBOLS(DLSYM_DEFINE)
 DL_JOURNAL_SYMBOLS(DLSYM_DEFINE)
 DL_KMOD_SYMBOLS(DLSYM_DEFINE)
@@ -52,6 +53,7 @@ static int dlib_open(struct dlib *lib, const struct dlsym_entry *syms, size_t n)
 		return dlib_open(&lib, syms, sizeof(syms) / sizeof(syms[0]));                      \
 	}
 
+DEFINE_DLOPEN(dlopen_libconfig, "libconfig.so.9", DL_CONFIG_SYMBOLS)
 DEFINE_DLOPEN(dlopen_libxml2, "libxml2.so.2", DL_XML_SYMBOLS)
 DEFINE_DLOPEN(dlopen_journal, "libsystemd.so.0", DL_JOURNAL_SYMBOLS)
 DEFINE_DLOPEN(dlopen_libkmod, "libkmod.so.2", DL_KMOD_SYMBOLS)

@@ -250,7 +250,7 @@ static int run_event(const struct options *o, const char *config, const char *ho
 		return EXIT_USAGE;
 	}
 
-	r = conf_load(config, o->root != NULL, &conf);
+	r = conf_load_for(config, o->root != NULL, run.vm_name, &conf);
 	if (r < 0 && r != -ENOENT) {
 		/* a broken kvm.conf must not let a VM start without its passthrough setup */
 		for (size_t i = 0; i < conf.n_errors; i++)
