@@ -19,7 +19,8 @@ struct vm_conf {
 	bool pci_from_hostdev; /* devices = "hostdev" */
 	struct pci_addr *pci;
 	size_t n_pci;
-	double pci_timeout; /* seconds to wait for a driver link */
+	double pci_timeout;    /* seconds to wait for a driver link */
+	double unbind_timeout; /* seconds an unbind or probe write may block in the kernel */
 
 	/* drop-in scripts */
 	double script_timeout;

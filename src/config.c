@@ -13,6 +13,7 @@
 #include "macro.h"
 
 #define DEFAULT_PCI_TIMEOUT 5.0
+#define DEFAULT_UNBIND_TIMEOUT 10.0
 #define DEFAULT_SCRIPT_TIMEOUT 60.0
 #define DEFAULT_LOCK_TIMEOUT 60.0
 
@@ -378,8 +379,11 @@ static int parse_pci(struct conf *c, struct vm_conf *vm, const config_setting_t 
 		} else if (streq(k, "timeout")) {
 			if (want_seconds(c, s, 600, &vm->pci_timeout) < 0)
 				ret = -EINVAL;
+		} else if (streq(k, "unbind_timeout")) {
+			if (want_seconds(c, s, 600, &vm->unbind_timeout) < 0)
+				ret = -EINVAL;
 		} else
-			ret = unknown_key(c, s, "pci", "devices, timeout");
+			ret = unknown_key(c, s, "pci", "devices, timeout, unbind_timeout");
 	}
 	return ret;
 }
@@ -408,6 +412,7 @@ static int parse_vm(struct conf *c, struct vm_conf *vm, const config_setting_t *
 
 	vm->line = sline(g);
 	vm->pci_timeout = DEFAULT_PCI_TIMEOUT;
+	vm->unbind_timeout = DEFAULT_UNBIND_TIMEOUT;
 	vm->script_timeout = DEFAULT_SCRIPT_TIMEOUT;
 	if (want_type(c, g, CONFIG_TYPE_GROUP, "each entry of vm") < 0)
 		return -EINVAL;

@@ -20,7 +20,6 @@
 #include "log.h"
 
 #define STAGE "pci"
-#define UNBIND_TIMEOUT 10.0 /* a busy GPU driver can hang in unbind; give up rather than hang libvirt */
 #define NO_DRIVER "(none)"
 
 struct pci_list {
@@ -200,33 +199,106 @@ static int preflight(const struct run *run, const struct pci_list *l)
 	return 0;
 }
 
+/* Names of the loaded modules (those with an initstate: built-ins have none). */
+static size_t loaded_modules(char names[][64], size_t max)
+{
+	DIR *d = host_opendir("/sys/module");
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && n < max)
+		if (de->d_name[0] != '.' && strlen(de->d_name) < 64 && host_module_loaded(de->d_name))
+			snprintf(names[n++], 64, "%s", de->d_name);
+	closedir(d);
+	return n;
+}
+
+static bool name_in(char names[][64], size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (streq(names[i], name))
+			return true;
+	return false;
+}
+
+/*
+ * Loading vfio-pci also loads what it depends on (vfio_pci_core, vfio, ...). Record every
+ * module that appeared, dependencies first, so that undoing the records in reverse unloads
+ * each one after the modules that hold it.
+ */
+static int record_new_modules(struct run *run, char before[][64], size_t n_before)
+{
+	static char after[256][64];
+	size_t n_after = loaded_modules(after, ELEMENTSOF(after));
+	bool done[256] = { false };
+	bool progress = true;
+
+	while (progress) {
+		progress = false;
+		for (size_t i = 0; i < n_after; i++) {
+			bool held_dep = false;
+			if (done[i] || name_in(before, n_before, after[i]))
+				continue;
+			/* wait while a module it holds (one it depends on) is not recorded yet */
+			for (size_t j = 0; j < n_after; j++)
+				if (j != i && !done[j] && !name_in(before, n_before, after[j]) &&
+				    host_exists("/sys/module/%s/holders/%s", after[j], after[i]))
+					held_dep = true;
+			if (held_dep)
+				continue;
+			done[i] = progress = true;
+			if (state_add(run->state, "module", after[i], NULL) < 0)
+				return log_fail(STAGE, EIO, "cannot record state");
+		}
+	}
+	for (size_t i = 0; i < n_after; i++) /* a dependency cycle: record the rest as they come */
+		if (!done[i] && !name_in(before, n_before, after[i]) &&
+		    state_add(run->state, "module", after[i], NULL) < 0)
+			return log_fail(STAGE, EIO, "cannot record state");
+	return 0;
+}
+
 static int ensure_vfio(struct run *run)
 {
 	static const char *const mods[] = { "vfio_pci", "vfio_iommu_type1" };
-	int r;
+	static char before[256][64];
+	size_t n_before = 0;
+	bool loading = false;
+	int r = 0;
 
 	for (size_t i = 0; i < ELEMENTSOF(mods); i++) {
 		if (host_module_loaded(mods[i]) ||
 		    (i == 0 && host_exists("/sys/bus/pci/drivers/vfio-pci")))
 			continue;
-		r = state_add(run->state, "module", mods[i], NULL);
-		if (r < 0)
-			return log_fail(STAGE, r, "cannot record state");
+		if (!loading)
+			n_before = loaded_modules(before, ELEMENTSOF(before));
+		loading = true;
 		r = host_module_load(mods[i]);
-		if (r == -EPERM)
-			return log_fail(STAGE, r, "loading %s is administratively prohibited (blacklisted?)",
-					mods[i]);
+		if (r == -EPERM) {
+			r = log_fail(STAGE, r, "loading %s is administratively prohibited (blacklisted?)",
+				     mods[i]);
+			break;
+		}
 		if (r < 0) {
-			(void)state_drop_last(run->state);
-			return log_fail(STAGE, r, "cannot load module %s", mods[i]);
+			r = log_fail(STAGE, r, "cannot load module %s", mods[i]);
+			break;
 		}
 	}
+	if (loading && !host_is_dry_run()) {
+		int k = record_new_modules(run, before, n_before);
+		if (r == 0)
+			r = k;
+	}
+	if (r < 0)
+		return r;
 	if (!host_is_dry_run() && !host_exists("/sys/bus/pci/drivers/vfio-pci"))
 		return log_fail(STAGE, ENOENT, "the vfio-pci driver is not available after loading vfio_pci");
 	return 0;
 }
 
-static int detach(struct run *run, const char *bdf, double timeout)
+static int detach(struct run *run, const char *bdf, double timeout, double unbind_timeout)
 {
 	char drv[256], override[256];
 	int r;
@@ -249,16 +321,16 @@ static int detach(struct run *run, const char *bdf, double timeout)
 	if (r < 0)
 		return log_fail(STAGE, r, "cannot set driver_override of %s", bdf);
 	if (!streq(drv, NO_DRIVER)) {
-		r = host_write_str(bdf, UNBIND_TIMEOUT, "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+		r = host_write_str(bdf, unbind_timeout, "/sys/bus/pci/devices/%s/driver/unbind", bdf);
 		if (r == -ETIMEDOUT)
 			return log_fail(STAGE, r,
 					"unbinding %s from %s did not finish within %.0f s (is something still "
 					"using the GPU?)",
-					bdf, drv, UNBIND_TIMEOUT);
+					bdf, drv, unbind_timeout);
 		if (r < 0)
 			return log_fail(STAGE, r, "cannot unbind %s from %s", bdf, drv);
 	}
-	r = host_write_str(bdf, UNBIND_TIMEOUT, "/sys/bus/pci/drivers_probe");
+	r = host_write_str(bdf, unbind_timeout, "/sys/bus/pci/drivers_probe");
 	if (r < 0)
 		return log_fail(STAGE, r, "cannot probe %s", bdf);
 	r = host_wait_link("vfio-pci", timeout, "/sys/bus/pci/devices/%s/driver", bdf);
@@ -286,7 +358,7 @@ static int pci_prepare(struct run *run)
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < l.n; i++) {
-		r = detach(run, l.bdf[i], run->vm->pci_timeout);
+		r = detach(run, l.bdf[i], run->vm->pci_timeout, run->vm->unbind_timeout);
 		if (r < 0)
 			return r;
 	}
@@ -298,6 +370,7 @@ static int pci_undo(struct run *run, const struct record *rec)
 {
 	const char *bdf, *orig, *override;
 	double timeout = run->vm ? run->vm->pci_timeout : 5.0;
+	double unbind_timeout = run->vm ? run->vm->unbind_timeout : 10.0;
 	char drv[256];
 	int r;
 
@@ -320,7 +393,7 @@ static int pci_undo(struct run *run, const struct record *rec)
 	if (streq(drv, orig))
 		return 0; /* never moved, or libvirt already gave it back */
 	if (streq(drv, "vfio-pci")) {
-		r = host_write_str(bdf, UNBIND_TIMEOUT, "/sys/bus/pci/drivers/vfio-pci/unbind");
+		r = host_write_str(bdf, unbind_timeout, "/sys/bus/pci/drivers/vfio-pci/unbind");
 		if (r < 0)
 			return log_error(STAGE, r, "cannot unbind %s from vfio-pci", bdf);
 	} else if (!streq(drv, NO_DRIVER)) {
@@ -336,7 +409,7 @@ static int pci_undo(struct run *run, const struct record *rec)
 			    orig, bdf);
 		return 0;
 	}
-	r = host_write_str(bdf, UNBIND_TIMEOUT, "/sys/bus/pci/drivers_probe");
+	r = host_write_str(bdf, unbind_timeout, "/sys/bus/pci/drivers_probe");
 	if (r < 0)
 		return log_error(STAGE, r, "cannot probe %s", bdf);
 	r = host_wait_link(orig, timeout, "/sys/bus/pci/devices/%s/driver", bdf);
