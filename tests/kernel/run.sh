@@ -1,0 +1,65 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Tier 2: the real vfiohook binary against a real kernel.
+# Boots Debian's kernel under TCG (q35, emulated Intel IOMMU, OVMF) with a fake
+# GPU and an e1000e, runs guest/tier2.sh inside (busybox initramfs with the
+# binary, its libraries and the dlopen'ed ones) and checks every result the
+# guest reports on its second serial port.
+# Last line: "N passed, N failed"; exit status non-zero on any failure.
+set -uo pipefail
+TIER_ID=t2
+TIER_NAME="tier 2 (real kernel)"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+# Every check the guest must report (guest/tier2.sh); a missing one fails.
+EXPECTED=(
+	t2.env.iommu t2.env.devices t2.env.gpu-group t2.env.host-drivers t2.env.no-vfio
+	t2.check
+	t2.release-noop
+	t2.vga-only.refused t2.vga-only.names-sibling t2.vga-only.unchanged
+	t2.nodev.refused t2.nodev.unchanged
+	t2.late-fail.exit t2.late-fail.names-device t2.late-fail.unchanged t2.late-fail.was-late
+	t2.prepare.exit t2.prepare.vfio-pci t2.prepare.modules t2.prepare.state-file
+	t2.prepare.others-untouched t2.prepare.viable
+	t2.prepare-twice.exit t2.prepare-twice.unchanged
+	t2.release.exit t2.release.drivers t2.release.override t2.release.state-gone
+	t2.release.as-before t2.release-twice t2.release.foreign-vfio-kept
+	t2.hostdev.prepare t2.hostdev.release
+	t2.helper.nonviable
+)
+
+require_prereqs
+check_binary
+load_cache
+init_work
+
+T0=$(date +%s.%N)
+stage=$WORK/stage
+mkdir -p "$stage/vh" "$stage/etc/libvirt/hooks" "$stage/usr/sbin"
+install -m 755 "$KHERE/guest/init" "$stage/init"
+install -m 644 "$KHERE/guest/lib.sh" "$stage/vh/lib.sh"
+install -m 755 "$KHERE/guest/tier2.sh" "$stage/vh/tier2.sh"
+build_helper "$stage/vh/vfio-viable" || { echo "FAIL t2.harness: cannot build vfio-viable"; echo "0 passed, 1 failed"; exit 1; }
+# The hook as libvirt runs it, plus the same binary under its own name for
+# the shell mode (`vfiohook check`).
+install -m 755 "$BIN" "$stage/etc/libvirt/hooks/qemu"
+install -m 755 "$BIN" "$stage/usr/sbin/vfiohook"
+# Its libraries, and those it dlopen()s by soname (found in the binary
+# itself), with their dependencies; libvirt.so.0 is for the shell mode only
+# (fetching a domain's XML) and there is no libvirtd in this tier.
+dl=()
+for so in $(grep -a -o -E 'lib[A-Za-z0-9_+-]+\.so\.[0-9]+' "$BIN" | sort -u); do
+	[ "$so" != libvirt.so.0 ] || continue
+	p=$(soname_path "$so")
+	if [ -n "$p" ]; then dl+=("$p"); else log "warning: $so (dlopen'ed by the binary) is not installed on the host"; fi
+done
+LIBS=$(libs_cpio "$BIN" "${dl[@]}")
+make_initrd "$stage" "$WORK/initrd.cpio" "$LIBS"
+log "initramfs payload built in $(echo "$(date +%s.%N) - $T0" | bc)s ($(du -h "$WORK/initrd.cpio" | cut -f1))"
+
+run_guest tier2 1024 "${VH_QEMU_TIMEOUT:-300}"
+collect "${EXPECTED[@]}"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
