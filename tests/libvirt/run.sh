@@ -32,13 +32,16 @@ skip_tier() {
 
 [ "$(id -u)" = 0 ] || skip_tier "needs root (starts libvirtd, mounts a private /run and /etc/libvirt)"
 export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
-for tool in libvirtd virtlogd virsh qemu-system-x86_64 unshare mountpoint timeout; do
+for tool in libvirtd virtlogd virsh qemu-system-x86_64 unshare mountpoint timeout flock bc; do
 	command -v "$tool" >/dev/null || skip_tier "$tool not installed (tests/deps.sh installs what is needed)"
 done
 unshare -m --propagation private true 2>/dev/null || skip_tier "cannot create a private mount namespace (unshare -m)"
 for d in /etc/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt; do
 	[ -d "$d" ] || skip_tier "$d missing (libvirt-daemon-system not installed?)"
 done
+# one run at a time (two would share cgroup and domain names): lock this script
+exec 9<"$0"
+flock -w 300 9 || skip_tier "another run of this tier holds the lock for more than 5 minutes"
 for p in /proc/[0-9]*; do
 	case $(cat "$p/comm" 2>/dev/null) in
 	libvirtd | virtqemud)
@@ -92,8 +95,8 @@ finish() {
 	[ "$F" -eq 0 ]
 	exit
 }
-trap 'nok "run.sh interrupted"; finish' EXIT
-trap 'exit 1' INT TERM
+trap 'nok "run.sh ended early"; finish' EXIT
+INTERRUPTED=
 
 # what the machine's own libvirt setup looks like, to prove it is left alone
 fingerprint() {
@@ -104,8 +107,17 @@ BEFORE=$(fingerprint)
 
 SIM_WHY=$SIM_WHY timeout -k 10 300 \
 	unshare -m --propagation private "$HERE/tier1.sh" "$W" "$VFIOHOOK" \
-	"$(command -v libvirtd)" "$(command -v virtlogd)" "$SIMHOST" "$SIMDIR"
-rc=$?
+	"$(command -v libvirtd)" "$(command -v virtlogd)" "$SIMHOST" "$SIMDIR" 9<&- &
+inner=$!
+# on ^C or SIGTERM, pass SIGTERM on (timeout hands it to tier1.sh, which cleans
+# up), wait for it, then carry on with the checks below and fail
+trap 'INTERRUPTED=1; kill -TERM "$inner" 2>/dev/null' INT TERM
+while :; do
+	wait "$inner"
+	rc=$?
+	kill -0 "$inner" 2>/dev/null || break
+done
+trap - INT TERM
 if read -r p f s <"$W/counts" 2>/dev/null; then
 	P=$((P + p)) F=$((F + f)) S=$((S + s))
 else
@@ -126,4 +138,5 @@ if [ -z "$left" ]; then ok "every process the test started has exited"; else nok
 if [ "$(fingerprint)" = "$BEFORE" ]; then ok "the machine's libvirt hooks, domains and runtime dirs are untouched"; else
 	nok "the machine's libvirt files changed:"; diff <(echo "$BEFORE") <(fingerprint) | sed 's/^/      /'
 fi
+[ -z "$INTERRUPTED" ] || nok "interrupted"
 finish

@@ -415,8 +415,12 @@ if [ -n "$SIMHOST" ]; then
 fi
 
 # --- over the whole run
+# free: 3 start + 1 reconnect + 2 destroy; nodev and half: 3 each; pair: like free
 N=$(ncalls)
-if [ "$N" -gt 0 ]; then ok "$N hook calls recorded"; else fatal "no hook call was recorded"; fi
+want=9
+[ -z "$SIMHOST" ] || want=18
+expect "the hook ran once per event, no more, no less" "$want calls" "$N calls"
+[ "$N" -gt 0 ] || fatal "no hook call was recorded"
 expect "every call had argc 4 (VM OP SUBOP EXTRA)" "" "$(awk -F'\t' '$2 != 4' "$CALLS")"
 expect "nothing was ever printed on stdout" "" "$(awk -F'\t' '$8 != 0 { print $3, $4, $5 ": " $8 " bytes" }' "$CALLS")"
 expect "only the refused prepares exited non-zero" \
