@@ -250,7 +250,8 @@ static int run_event(const struct options *o, const char *config, const char *ho
 		return EXIT_USAGE;
 	}
 
-	r = conf_load_for(config, o->root != NULL, run.vm_name, &conf);
+	/* prepare always reads all of kvm.conf: a broken one must not let any VM start unnoticed */
+	r = conf_load_for(config, o->root != NULL, is_prepare ? NULL : run.vm_name, &conf);
 	if (r < 0 && r != -ENOENT) {
 		/* a broken kvm.conf must not let a VM start without its passthrough setup */
 		for (size_t i = 0; i < conf.n_errors; i++)

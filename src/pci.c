@@ -208,9 +208,11 @@ static size_t loaded_modules(char names[][64], size_t max)
 
 	if (!d)
 		return 0;
-	while ((de = readdir(d)) && n < max)
-		if (de->d_name[0] != '.' && strlen(de->d_name) < 64 && host_module_loaded(de->d_name))
-			snprintf(names[n++], 64, "%s", de->d_name);
+	while ((de = readdir(d)) && n < max) {
+		size_t l = strlen(de->d_name);
+		if (de->d_name[0] != '.' && l < 64 && host_module_loaded(de->d_name))
+			memcpy(names[n++], de->d_name, l + 1);
+	}
 	closedir(d);
 	return n;
 }

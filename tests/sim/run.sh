@@ -1,0 +1,414 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Black-box tests of the built vfiohook binary against a simulated host (tests/simhost): a
+# FUSE file system whose PCI, module and mount files behave like the kernel's, with faults.
+# Runs every case once per binary given (default: the normal and the sanitizer build).
+# Needs root (FUSE mounts) and /dev/fuse.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; then
+	echo "simulated-host tier skipped: needs root and /dev/fuse"
+	echo "0 passed, 0 failed, 1 skipped"
+	exit 0
+fi
+trap 'sim_down' EXIT
+
+conf() { printf '%s\n' "$1" > "$T/kvm.conf"; chmod 600 "$T/kvm.conf"; }
+WIN10_XML=$DOMAINS/win10.xml
+RX590_XML=$DOMAINS/rx590.xml
+GPU="0000:09:00.0 0000:09:00.1 0000:09:00.2 0000:09:00.3"
+
+t_win10_round_trip() {
+	sim_up win10
+	vh win10 prepare begin < "$WIN10_XML"
+	check "win10: prepare exits 0" '[ "$RC" = 0 ]'
+	check "win10: prepare prints nothing on stdout" '[ -z "$OUT" ]'
+	local all=yes d
+	for d in $GPU; do [ "$(drv $d)" = vfio-pci ] && [ "$(override $d)" = vfio-pci ] || all=no; done
+	check "win10: all four GPU functions on vfio-pci" '[ $all = yes ]'
+	check "win10: bridges stay on their drivers" '[ "$(drv 0000:00:03.1)" = pcieport ]'
+	check "win10: /dev/vfio/16 exists" '[ -e "$T/root/dev/vfio/16" ]'
+	check "win10: state file written" '[ "$(state_files)" = 1 ]'
+	vh win10 release end shutdown < "$WIN10_XML"
+	check "win10: release exits 0, silent" '[ "$RC" = 0 ] && [ -z "$OUT$ERR" ]'
+	check "win10: release restores the host exactly (drivers, overrides, modules)" 'unchanged'
+	sim_down
+}
+
+t_rx590_hostdev() {
+	sim_up rx590
+	vh rx590 prepare begin < "$RX590_XML"
+	check "rx590: prepare from <hostdev> exits 0" '[ "$RC" = 0 ]'
+	check "rx590: both functions on vfio-pci" '[ "$(drv 0000:0a:00.0)" = vfio-pci ] && [ "$(drv 0000:0a:00.1)" = vfio-pci ]'
+	check "rx590: onboard audio untouched" '[ "$(drv 0000:00:1f.3)" = snd_hda_intel ]'
+	vh rx590 release end destroyed < "$RX590_XML"
+	check "rx590: release restores the host exactly" 'unchanged'
+	sim_down
+}
+
+t_fault_midway() {
+	local what=$1 fault=$2 expect=$3
+	sim_up win10
+	printf '%s\n' "$fault" > "$T/faults"
+	vh win10 prepare begin < "$WIN10_XML"
+	check "$what: prepare fails" '[ "$RC" = 1 ]'
+	check "$what: one clear line on stderr" 'one_line_error'
+	check "$what: message says why" 'contains "$ERR" "$expect"'
+	check "$what: rolled back to exactly the starting host" 'unchanged'
+	vh win10 release end failed < "$WIN10_XML"
+	check "$what: release after the failed start exits 0 and does nothing" '[ "$RC" = 0 ] && unchanged'
+	sim_down
+}
+
+t_release_without_prepare() {
+	sim_up win10
+	vh win10 release end - < "$WIN10_XML"
+	check "release without prepare: exit 0, nothing printed" '[ "$RC" = 0 ] && [ -z "$OUT$ERR" ]'
+	check "release without prepare: nothing changed" 'unchanged'
+	sim_down
+}
+
+t_double_prepare() {
+	sim_up win10
+	vh win10 prepare begin < "$WIN10_XML"
+	snap > "$T/prepared"
+	vh win10 prepare begin < "$WIN10_XML"
+	check "double prepare: second one exits 0" '[ "$RC" = 0 ]'
+	check "double prepare: second one changes nothing" 'diff -q "$T/prepared" <(snap)'
+	vh win10 release end - < "$WIN10_XML"
+	check "double prepare: one release restores the host" 'unchanged'
+	sim_down
+}
+
+t_incomplete_group() {
+	sim_up win10
+	conf 'vm = ( { name = "win10"; pci = { devices = [ "0000:09:00.0" ]; }; } );'
+	vh win10 prepare begin < "$WIN10_XML"
+	check "incomplete group: refused" '[ "$RC" = 1 ] && one_line_error'
+	check "incomplete group: names the group and the sibling" 'contains "$ERR" "IOMMU group 16 of 0000:09:00.0 also holds 0000:09:00.1"'
+	check "incomplete group: nothing changed" 'unchanged'
+	sim_down
+}
+
+t_missing_device() {
+	sim_up win10
+	conf 'vm = ( { name = "win10"; pci = { devices = [ "0000:09:00.0", "0000:09:00.1", "0000:09:00.2", "0000:09:00.3", "0000:07:00.0" ]; }; } );'
+	vh win10 prepare begin < "$WIN10_XML"
+	check "missing device: refused with its address" '[ "$RC" = 1 ] && contains "$ERR" "0000:07:00.0 does not exist"'
+	check "missing device: nothing changed" 'unchanged'
+	sim_down
+}
+
+t_host_needs_device() {
+	sim_up win10
+	conf 'vm = ( { name = "win10"; pci = { devices = [ "0000:00:17.0" ]; }; } );'
+	vh win10 prepare begin < "$WIN10_XML"
+	check "root fs controller: refused" '[ "$RC" = 1 ] && contains "$ERR" "0000:00:17.0 is the controller of a mounted filesystem (/)"'
+	check "root fs controller: nothing changed" 'unchanged'
+	conf 'vm = ( { name = "win10"; pci = { devices = [ "0000:00:03.1" ]; }; } );'
+	vh win10 prepare begin < "$WIN10_XML"
+	check "bridge: refused" '[ "$RC" = 1 ] && contains "$ERR" "0000:00:03.1 is a PCI bridge"'
+	check "bridge: nothing changed" 'unchanged'
+	sim_down
+}
+
+t_async_and_stuck_probe() {
+	sim_up win10
+	echo "probe-delay 300" > "$T/faults"
+	vh win10 prepare begin < "$WIN10_XML"
+	check "asynchronous probe (300 ms): prepare waits for the driver link and succeeds" '[ "$RC" = 0 ] && [ "$(drv 0000:09:00.3)" = vfio-pci ]'
+	vh win10 release end - < "$WIN10_XML"
+	check "asynchronous probe: release waits too and restores" 'unchanged'
+	echo "no-bind 0000:09:00.2" > "$T/faults"
+	conf 'vm = ( { name = "win10"; pci = { devices = [ "0000:09:00.0", "0000:09:00.1", "0000:09:00.2", "0000:09:00.3" ]; timeout = 0.5; }; } );'
+	local t0=$SECONDS
+	vh win10 prepare begin < "$WIN10_XML"
+	# the device does not come back to its driver either: rollback cannot finish
+	check "device that never binds: prepare fails within its bounds, rollback incomplete (exit 3)" '[ "$RC" = 3 ] && [ $((SECONDS - t0)) -le 3 ]'
+	check "device that never binds: message names it" 'one_line_error && contains "$ERR" "0000:09:00.2 did not bind to vfio-pci within 0.5 s"'
+	check "device that never binds: the others are back on their drivers" '[ "$(drv 0000:09:00.0)" = nvidia ] && [ "$(drv 0000:09:00.1)" = snd_hda_intel ]'
+	check "device that never binds: only its change stays recorded" 'grep -q "^pci 0000:09:00.2 xhci_hcd" "$T"/root/run/vfiohook/*.state && [ "$(grep -c "^pci" "$T"/root/run/vfiohook/*.state)" = 1 ]'
+	: > "$T/faults"
+	vh win10 release end failed < "$WIN10_XML"
+	check "device that never binds: the release libvirt sends next finishes the job" '[ "$RC" = 0 ] && unchanged'
+	sim_down
+}
+
+t_hanging_unbind() {
+	sim_up win10
+	echo "sys/bus/pci/drivers/nvidia/unbind hang 30" > "$T/faults"
+	conf 'vm = ( { name = "win10"; pci = { devices = [ "0000:09:00.0", "0000:09:00.1", "0000:09:00.2", "0000:09:00.3" ]; unbind_timeout = 1; }; } );'
+	local t0=$SECONDS
+	vh win10 prepare begin < "$WIN10_XML"
+	check "hanging unbind: prepare gives up after unbind_timeout" '[ "$RC" = 1 ] && [ $((SECONDS - t0)) -le 5 ]'
+	check "hanging unbind: says what hung" 'contains "$ERR" "unbinding 0000:09:00.0 from nvidia did not finish within 1 s"'
+	: > "$T/faults"
+	check "hanging unbind: rolled back exactly" 'unchanged'
+	sim_down
+}
+
+t_dry_run() {
+	sim_up win10
+	vh --dry-run win10 prepare begin < "$WIN10_XML"
+	check "dry-run: exit 0" '[ "$RC" = 0 ]'
+	check "dry-run: plans the driver_override write" 'contains "$OUT" "write $T/root/sys/bus/pci/devices/0000:09:00.0/driver_override \"vfio-pci\""'
+	check "dry-run: plans loading vfio_pci" 'contains "$OUT" "load module vfio_pci"'
+	check "dry-run: changes nothing" 'unchanged'
+	echo "$OUT" > "$T/plan"
+	vh -v win10 prepare begin < "$WIN10_XML"
+	sed -n 's/^vfiohook: action: //p' "$T/err" > "$T/done"
+	check "dry-run: the plan is exactly what the real run did" 'diff -u "$T/plan" "$T/done"'
+	vh --dry-run win10 release end - < "$WIN10_XML"
+	check "dry-run release: plans clearing driver_override" 'contains "$OUT" "write $T/root/sys/bus/pci/devices/0000:09:00.0/driver_override \"\\n\""'
+	check "dry-run release: state kept" '[ "$(state_files)" = 1 ]'
+	vh win10 release end - < "$WIN10_XML"
+	check "dry-run release then release: restored" 'unchanged'
+	sim_down
+}
+
+t_other_vms_and_ops() {
+	sim_up win10
+	local op
+	for op in "prepare begin" "start begin" "started begin" "stopped end" "release end" "reconnect begin" "migrate begin" "restore begin"; do
+		# shellcheck disable=SC2086
+		vh other $op - < "$WIN10_XML"
+		check "unconfigured VM, $op: exit 0, no output" '[ "$RC" = 0 ] && [ -z "$OUT$ERR" ]'
+	done
+	for op in "start begin" "started begin" "stopped end" "reconnect begin" "migrate begin" "restore begin"; do
+		# shellcheck disable=SC2086
+		vh win10 $op - < "$WIN10_XML"
+		check "configured VM, $op: exit 0, no output, nothing done" '[ "$RC" = 0 ] && [ -z "$OUT$ERR" ]'
+	done
+	check "other ops: nothing changed" 'unchanged'
+	sim_down
+}
+
+t_two_vms() {
+	sim_up win10
+	conf 'vm = (
+	  { name = "win10"; pci = { devices = [ "0000:09:00.0", "0000:09:00.1", "0000:09:00.2", "0000:09:00.3" ]; }; },
+	  { name = "nas"; pci = { devices = [ "0000:01:00.0" ]; }; },
+	  { name = "thief"; pci = { devices = [ "0000:01:00.0" ]; }; }
+	);'
+	sed 's/<name>win10</<name>nas</; s/c6c8e3b2-0a8f/d6c8e3b2-0a8f/' "$WIN10_XML" > "$T/nas.xml"
+	sed 's/<name>win10</<name>thief</; s/c6c8e3b2-0a8f/e6c8e3b2-0a8f/' "$WIN10_XML" > "$T/thief.xml"
+	"$VFIOHOOK" --root "$T/root" --config "$T/kvm.conf" win10 prepare begin < "$WIN10_XML" > "$T/o1" 2>&1 &
+	"$VFIOHOOK" --root "$T/root" --config "$T/kvm.conf" nas prepare begin < "$T/nas.xml" > "$T/o2" 2>&1 &
+	wait
+	check "two VMs at once: both prepared" '[ "$(drv 0000:09:00.0)" = vfio-pci ] && [ "$(drv 0000:01:00.0)" = vfio-pci ] && [ "$(state_files)" = 2 ]'
+	vh thief prepare begin < "$T/thief.xml"
+	check "a device another VM holds is refused" '[ "$RC" = 1 ] && contains "$ERR" "0000:01:00.0 is already given to VM \"nas\""'
+	vh thief release end failed < "$T/thief.xml"
+	check "release of the refused VM leaves the other VM's device alone" '[ "$(drv 0000:01:00.0)" = vfio-pci ]'
+	vh nas release end - < "$T/nas.xml"
+	check "first release gives back only that VM's device" '[ "$(drv 0000:01:00.0)" = nvme ] && [ "$(drv 0000:09:00.0)" = vfio-pci ]'
+	vh win10 release end - < "$WIN10_XML"
+	check "both released: host exactly restored" 'unchanged'
+	sim_down
+}
+
+t_managed_reattach() {
+	# libvirt reattached a managed device itself before release end: release must cope
+	sim_up rx590
+	vh rx590 prepare begin < "$RX590_XML"
+	echo > "$T/root/sys/bus/pci/devices/0000:0a:00.1/driver_override"
+	echo 0000:0a:00.1 > "$T/root/sys/bus/pci/drivers/vfio-pci/unbind"
+	echo 0000:0a:00.1 > "$T/root/sys/bus/pci/drivers_probe"
+	vh rx590 release end - < "$RX590_XML"
+	check "device already back on its driver at release: release still exits 0" '[ "$RC" = 0 ]'
+	check "device already back: host restored" 'unchanged'
+	sim_down
+}
+
+t_unfinished_prepare() {
+	sim_up rx590
+	vh rx590 prepare begin < "$RX590_XML"
+	# what a crash in the middle leaves: records without "complete"
+	local f
+	f=$(ls "$T/root/run/vfiohook/"*.state)
+	grep -v '^complete$' "$f" > "$f.new" && mv "$f.new" "$f"
+	vh rx590 prepare begin < "$RX590_XML"
+	check "unfinished earlier prepare: undone, then prepared afresh" '[ "$RC" = 0 ] && [ "$(drv 0000:0a:00.0)" = vfio-pci ] && grep -q '\''^complete$'\'' "$f"'
+	vh rx590 release end - < "$RX590_XML"
+	check "unfinished earlier prepare: release restores" 'unchanged'
+	sim_down
+}
+
+t_bad_input() {
+	sim_up win10
+	vh "../x" prepare begin < "$WIN10_XML"
+	check "hostile VM name ../x: refused" '[ "$RC" = 2 ] && contains "$ERR" "refusing VM name"'
+	vh "../x" release end - < "$WIN10_XML"
+	check "hostile VM name on release: exit 0" '[ "$RC" = 0 ]'
+	printf '<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>\n<domain><name>win10</name><uuid>&lol2;</uuid></domain>\n' > "$T/laughs.xml"
+	vh win10 prepare begin < "$T/laughs.xml"
+	check "entity expansion XML: refused" '[ "$RC" = 1 ] && one_line_error && contains "$ERR" "DOCTYPE"'
+	printf '<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<domain><name>&x;</name></domain>\n' > "$T/xxe.xml"
+	vh win10 prepare begin < "$T/xxe.xml"
+	check "external entity XML: refused" '[ "$RC" = 1 ] && one_line_error'
+	printf '<domain><name>win10</name><devices><hostdev mode="subsystem" type="pci"><source>' > "$T/broken.xml"
+	vh win10 prepare begin < "$T/broken.xml"
+	check "malformed XML: prepare fails with the parser's line" '[ "$RC" = 1 ] && one_line_error && contains "$ERR" "malformed domain XML (line"'
+	vh win10 release end - < "$T/broken.xml"
+	check "malformed XML: release still exits 0" '[ "$RC" = 0 ]'
+	{ printf '<domain><name>win10</name><description>'; head -c 17000000 /dev/zero | tr '\0' a; printf '</description></domain>'; } > "$T/huge.xml"
+	vh win10 prepare begin < "$T/huge.xml"
+	check "17 MB XML: refused" '[ "$RC" = 1 ] && contains "$ERR" "larger than"'
+	sed 's/<name>win10</<name>other</' "$WIN10_XML" > "$T/other.xml"
+	vh win10 prepare begin < "$T/other.xml"
+	check "XML of another domain: refused" '[ "$RC" = 1 ] && contains "$ERR" "describes \"other\", not \"win10\""'
+	conf 'vm = ( { name = "win10"; pci = { devices = [ "0000:09:00.0" ]; colour = "red"; }; } );'
+	vh win10 prepare begin < "$WIN10_XML"
+	check "unknown key: refused with file:line" '[ "$RC" = 2 ] && contains "$ERR" "kvm.conf:1: unknown key '\''colour'\'' in pci"'
+	conf 'vm = (
+  { name = "win10"; pci = { devices = [ "0000:09:00.0" ]; }; } ]'
+	vh win10 prepare begin < "$WIN10_XML"
+	check "syntax error: refused with file:line" '[ "$RC" = 2 ] && contains "$ERR" "kvm.conf:2: syntax error"'
+	conf 'vm = ( { name = "win10"; pci = { devices = [ "0000:09:0.0" ]; }; } );'
+	vh win10 prepare begin < "$WIN10_XML"
+	check "bad PCI address: refused with file:line" '[ "$RC" = 2 ] && contains "$ERR" "kvm.conf:1: '\''0000:09:0.0'\'' is not a PCI address"'
+	printf 'VIRSH_GPU_VIDEO=pci_0000_09_00_0\nVIRSH_GPU_AUDIO=pci_0000_09_00_1\n' > "$T/kvm.conf"
+	vh win10 prepare begin < "$WIN10_XML"
+	check "tutorial kvm.conf: explained, with the addresses converted" '[ "$RC" = 2 ] && contains "$ERR" '\''"0000:09:00.0", "0000:09:00.1"'\'''
+	cp "$TOP/conf/kvm.conf" "$T/kvm.conf"
+	chmod 666 "$T/kvm.conf"
+	vh win10 prepare begin < "$WIN10_XML"
+	check "world-writable kvm.conf: refused" '[ "$RC" = 2 ] && contains "$ERR" "world-writable"'
+	chmod 600 "$T/kvm.conf"
+	check "bad input: nothing changed" 'unchanged'
+	sim_down
+}
+
+t_names_with_spaces() {
+	sim_up rx590
+	conf 'vm = ( { name = "my gaming vm"; pci = { devices = "hostdev"; }; } );'
+	sed 's/<name>rx590</<name>my gaming vm</' "$RX590_XML" > "$T/sp.xml"
+	vh "my gaming vm" prepare begin < "$T/sp.xml"
+	check "VM name with spaces: prepared" '[ "$RC" = 0 ] && [ "$(drv 0000:0a:00.0)" = vfio-pci ]'
+	check "VM name with spaces: state file named by UUID" '[ -f "$T/root/run/vfiohook/5e0b9a61-3c1d-4f2e-8b7a-9d4c2e1f0a37.state" ]'
+	vh "my gaming vm" release end - < "$T/sp.xml"
+	check "VM name with spaces: released" 'unchanged'
+	sim_down
+}
+
+t_dropins() {
+	sim_up rx590
+	local d=$T/hooks/rx590/prepare/begin
+	mkdir -p "$d" "$T/hooks/rx590/release/end"
+	cat > "$d/10-first.sh" <<EOS
+#!/bin/sh
+echo "first \$1 \$2 \$3 \$4 \$(grep -c '<hostdev' -)" >> "$T/dropin.log"
+echo "this goes to the journal, not stdout"
+EOS
+	cat > "$d/20-second.sh" <<EOS
+#!/bin/sh
+echo "second sees \$(basename \$(readlink $T/root/sys/bus/pci/devices/0000:0a:00.0/driver))" >> "$T/dropin.log"
+EOS
+	printf '#!/bin/sh\necho not run >> %s/dropin.log\n' "$T" > "$d/05-not-executable.sh"
+	chmod 755 "$d/10-first.sh" "$d/20-second.sh"
+	chmod 644 "$d/05-not-executable.sh"
+	vh rx590 prepare begin < "$RX590_XML"
+	check "drop-ins: prepare exits 0, nothing on stdout" '[ "$RC" = 0 ] && [ -z "$OUT" ]'
+	check "drop-ins: run in order with argv and the XML on stdin" '[ "$(sed -n 1p "$T/dropin.log")" = "first rx590 prepare begin - 2" ]'
+	check "drop-ins: run after the built-in stages" '[ "$(sed -n 2p "$T/dropin.log")" = "second sees vfio-pci" ]'
+	check "drop-ins: non-executable files skipped" '[ "$(wc -l < "$T/dropin.log")" = 2 ]'
+	printf '#!/bin/sh\necho "release saw $(basename $(readlink %s/root/sys/bus/pci/devices/0000:0a:00.0/driver))" >> %s/dropin.log\nexit 3\n' "$T" "$T" > "$T/hooks/rx590/release/end/10-fails.sh"
+	chmod 755 "$T/hooks/rx590/release/end/10-fails.sh"
+	vh rx590 release end - < "$RX590_XML"
+	check "drop-ins: a failing release drop-in is logged, release still exits 0" '[ "$RC" = 0 ]'
+	check "drop-ins: release drop-ins run before the built-in stages" '[ "$(tail -n 1 "$T/dropin.log")" = "release saw vfio-pci" ]'
+	check "drop-ins: release completed after the failing drop-in" 'unchanged'
+	rm -f "$T/hooks/rx590/release/end/10-fails.sh"
+
+	printf '#!/bin/sh\necho "disk full" >&2\nexit 4\n' > "$d/30-fails.sh"
+	chmod 755 "$d/30-fails.sh"
+	vh rx590 prepare begin < "$RX590_XML"
+	check "drop-ins: a failing prepare drop-in fails the start" '[ "$RC" = 1 ] && one_line_error && contains "$ERR" "30-fails.sh failed with exit status 4: disk full"'
+	check "drop-ins: ... and rolls back the built-in stages" 'unchanged'
+	rm -f "$d/30-fails.sh"
+
+	printf '#!/bin/sh\nsleep 30\n' > "$d/30-slow.sh"
+	chmod 755 "$d/30-slow.sh"
+	conf 'vm = ( { name = "rx590"; pci = { devices = "hostdev"; }; scripts = { timeout = 1; }; } );'
+	local t0=$SECONDS
+	vh rx590 prepare begin < "$RX590_XML"
+	check "drop-ins: a hanging drop-in is stopped at its bound" '[ "$RC" = 1 ] && [ $((SECONDS - t0)) -le 4 ] && contains "$ERR" "did not finish within 1 s"'
+	check "drop-ins: ... and the start rolled back" 'unchanged'
+	rm -f "$d/30-slow.sh"
+
+	printf '#!/bin/sh\n(sleep 30 &)\nexit 0\n' > "$d/30-daemon.sh"
+	chmod 755 "$d/30-daemon.sh"
+	t0=$SECONDS
+	vh rx590 prepare begin < "$RX590_XML"
+	check "drop-ins: a background child holding the output does not hold up the hook" '[ "$RC" = 0 ] && [ $((SECONDS - t0)) -le 3 ]'
+	vh rx590 release end - < "$RX590_XML"
+	rm -f "$d/30-daemon.sh"
+
+	printf '#!/bin/sh\nexit 0\n' > "$d/40-writable.sh"
+	chmod 777 "$d/40-writable.sh"
+	vh rx590 prepare begin < "$RX590_XML"
+	check "drop-ins: a world-writable drop-in is refused" '[ "$RC" = 1 ] && contains "$ERR" "40-writable.sh"'
+	check "drop-ins: ... and nothing changed" 'unchanged'
+	rm -f "$d/40-writable.sh"
+
+	mkdir -p "$T/hooks/other/started/begin"
+	printf '#!/bin/sh\necho "other started" >> %s/dropin.log\nexit 1\n' "$T" > "$T/hooks/other/started/begin/x"
+	chmod 755 "$T/hooks/other/started/begin/x"
+	vh other started begin - < "$RX590_XML"
+	check "drop-ins: run for VMs not in kvm.conf; a failing 'started' drop-in fails it" '[ "$RC" = 1 ] && [ "$(tail -n 1 "$T/dropin.log")" = "other started" ]'
+	mkdir -p "$T/hooks/other/reconnect"
+	cp "$T/hooks/other/started/begin/x" "$T/hooks/other/reconnect/begin"
+	vh other reconnect begin - < "$RX590_XML"
+	check "drop-ins: a failing reconnect drop-in still exits 0 (a failure would kill the VM)" '[ "$RC" = 0 ] && [ -z "$OUT" ]'
+	sim_down
+}
+
+t_hook_mode() {
+	# the installed form: any argv[0] but "vfiohook", four arguments, default paths
+	if [ -e /etc/libvirt/hooks/kvm.conf ]; then
+		echo "skip: hook mode with default paths (this machine has a kvm.conf)"
+		return
+	fi
+	local d
+	d=$(mktemp -d)
+	ln -s "$VFIOHOOK" "$d/qemu"
+	"$d/qemu" somevm prepare begin - < "$WIN10_XML" > "$d/out" 2> "$d/err"
+	check "hook mode: unconfigured VM exits 0 with no output" '[ $? = 0 ] && [ ! -s "$d/out" ] && [ ! -s "$d/err" ]'
+	(cd "$d" && ./qemu somevm release end shutdown < /dev/null > out 2> err)
+	check "hook mode: empty stdin is fine for other VMs" '[ $? = 0 ] && [ ! -s "$d/out" ]'
+	rm -rf "$d"
+}
+
+BINARIES=${*:-$TOP/build/vfiohook $TOP/build/asan/vfiohook}
+for VFIOHOOK in $BINARIES; do
+	VFIOHOOK=$(realpath "$VFIOHOOK")
+	echo "# $VFIOHOOK"
+	if [ -n "${ONLY:-}" ]; then # ONLY="t_two_vms t_dry_run": a subset, for debugging
+		for t in $ONLY; do $t; done
+		continue
+	fi
+	t_win10_round_trip
+	t_rx590_hostdev
+	t_fault_midway "EBUSY unbinding the USB controller" "sys/bus/pci/drivers/xhci_hcd/unbind EBUSY" "cannot unbind 0000:09:00.2 from xhci_hcd"
+	t_fault_midway "EIO probing the last function" "sys/bus/pci/drivers_probe EIO 1" "cannot probe 0000:09:00.0"
+	t_fault_midway "vfio_pci fails to load" "sys/module/vfio_pci ENOMEM" "cannot load module vfio_pci"
+	t_release_without_prepare
+	t_double_prepare
+	t_incomplete_group
+	t_missing_device
+	t_host_needs_device
+	t_async_and_stuck_probe
+	t_hanging_unbind
+	t_dry_run
+	t_other_vms_and_ops
+	t_two_vms
+	t_managed_reattach
+	t_unfinished_prepare
+	t_bad_input
+	t_names_with_spaces
+	t_dropins
+	t_hook_mode
+done
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
