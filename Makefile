@@ -44,7 +44,7 @@ else
 Q := @
 endif
 
-.PHONY: all clean install uninstall check check-unit check-sim check-libvirt check-kernel \
+.PHONY: all clean install uninstall check check-all check-unit check-sim check-libvirt check-kernel \
 	check-e2e bench demo deps asan
 
 all: build/vfiohook
@@ -92,7 +92,7 @@ check-unit: $(UNIT_TESTS)
 	@sh tests/run-unit.sh $(UNIT_TESTS)
 
 check-sim: build/vfiohook build/asan/vfiohook build/simhost
-	@sh tests/sim/run.sh
+	@bash tests/sim/run.sh
 
 check-libvirt: build/vfiohook build/simhost
 	@bash tests/libvirt/run.sh "$(CURDIR)/build/vfiohook"
@@ -103,14 +103,21 @@ check-kernel: build/vfiohook
 check-e2e: build/vfiohook
 	@bash tests/kernel/run-e2e.sh "$(CURDIR)/build/vfiohook"
 
-# every tier; the summary line counts the tiers' own results
-check: build/vfiohook build/asan/vfiohook build/simhost $(UNIT_TESTS)
+# Every tier (installs what the tests need first); the last line adds up the tiers' results.
+check:
+	@sh tests/deps.sh
+	@$(MAKE) --no-print-directory check-all
+
+check-all: build/vfiohook build/asan/vfiohook build/simhost $(UNIT_TESTS)
 	@sh tests/check-all.sh
 
 bench: build/vfiohook
 	@sh tests/bench/hook-overhead.sh
 
-demo: build/vfiohook build/simhost
+# The bundled demo: the example kvm.conf on a simulated host (installs what it needs first).
+demo:
+	@sh tests/deps.sh
+	@$(MAKE) --no-print-directory build/vfiohook build/simhost
 	@sh tests/demo.sh
 
 # --- install -------------------------------------------------------------------------------
@@ -127,7 +134,7 @@ install: build/vfiohook
 	$(INSTALL) -m 0644 man/vfiohook.8 $(DESTDIR)$(MANDIR)/man8/vfiohook.8
 	$(INSTALL) -m 0644 man/kvm.conf.5 $(DESTDIR)$(MANDIR)/man5/kvm.conf.5
 	$(INSTALL) -m 0644 conf/kvm.conf $(DESTDIR)$(DOCDIR)/kvm.conf.example
-	$(INSTALL) -m 0755 hooks.d/* $(DESTDIR)$(DOCDIR)/hooks.d/
+	cp -R hooks.d/. $(DESTDIR)$(DOCDIR)/hooks.d/
 	@echo "Restart or reload the libvirt daemon once so that it sees the hook:"
 	@echo "  systemctl reload virtqemud.service   (modular daemons), or"
 	@echo "  systemctl reload libvirtd.service    (monolithic daemon)"

@@ -35,7 +35,7 @@ static int device_list(const struct run *run, struct pci_list *l)
 	l->n = 0;
 	if (vm->pci_from_hostdev) {
 		if (!run->dom)
-			return log_fail(STAGE, EINVAL,
+			return log_fail(STAGE, 0,
 					"pci.devices = \"hostdev\" needs the domain XML, and there is none");
 		for (size_t i = 0; i < run->dom->n_hostdevs; i++)
 			l->a[l->n++] = run->dom->hostdevs[i].addr;
@@ -87,7 +87,7 @@ static int check_group(const struct run *run, const struct pci_list *l, const ch
 	int r = 0;
 
 	if (host_link_name(group, sizeof(group), "/sys/bus/pci/devices/%s/iommu_group", bdf) < 0)
-		return log_fail(STAGE, ENODEV,
+		return log_fail(STAGE, 0,
 				"%s has no IOMMU group: enable the IOMMU in the firmware and on the kernel "
 				"command line (intel_iommu=on or amd_iommu=on)",
 				bdf);
@@ -100,7 +100,7 @@ static int check_group(const struct run *run, const struct pci_list *l, const ch
 			continue;
 		driver_of(de->d_name, drv, sizeof(drv));
 		if (!is_stub_driver(drv))
-			r = log_fail(STAGE, EBUSY,
+			r = log_fail(STAGE, 0,
 				     "IOMMU group %s of %s also holds %s (driver %s), which is not passed to "
 				     "%s: add it to pci.devices of kvm.conf (all endpoints of a group go "
 				     "together)",
@@ -129,7 +129,7 @@ static int check_host_use(const char *bdf)
 				continue;
 			strcat(dev, "/");
 			if (strstr(dev, needle))
-				return log_fail(STAGE, EBUSY,
+				return log_fail(STAGE, 0,
 						"%s is the controller of a mounted filesystem (%s): the host "
 						"cannot give it away",
 						bdf, mnt);
@@ -147,7 +147,7 @@ static int check_host_use(const char *bdf)
 				continue;
 			strcat(dev, "/");
 			if (strstr(dev, needle))
-				return log_fail(STAGE, EBUSY,
+				return log_fail(STAGE, 0,
 						"%s is the controller of active swap (%s): the host cannot "
 						"give it away",
 						bdf, path);
@@ -180,12 +180,12 @@ static int preflight(const struct run *run, const struct pci_list *l)
 		int r;
 
 		if (!host_exists("/sys/bus/pci/devices/%s", bdf))
-			return log_fail(STAGE, ENODEV, "PCI device %s does not exist on this host", bdf);
+			return log_fail(STAGE, 0, "PCI device %s does not exist on this host", bdf);
 		if (is_bridge(bdf))
-			return log_fail(STAGE, EINVAL, "%s is a PCI bridge; only endpoints can be passed to a VM",
+			return log_fail(STAGE, 0, "%s is a PCI bridge; only endpoints can be passed to a VM",
 					bdf);
 		if (!host_exists("/sys/bus/pci/devices/%s/driver_override", bdf))
-			return log_fail(STAGE, EOPNOTSUPP, "%s has no driver_override (kernel older than 3.16?)",
+			return log_fail(STAGE, 0, "%s has no driver_override (kernel older than 3.16?)",
 					bdf);
 		r = check_host_use(bdf);
 		if (r < 0)
@@ -194,7 +194,7 @@ static int preflight(const struct run *run, const struct pci_list *l)
 		if (r < 0)
 			return r;
 		if (state_foreach_other(run->state, find_owner, &q) > 0)
-			return log_fail(STAGE, EBUSY, "%s is already given to VM \"%s\"", bdf, q.owner);
+			return log_fail(STAGE, 0, "%s is already given to VM \"%s\"", bdf, q.owner);
 	}
 	return 0;
 }
