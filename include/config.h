@@ -44,7 +44,7 @@ struct conf {
  */
 int conf_load(const char *path, bool relax_owner, struct conf *ret);
 /*
- * The same, for one event of VM vm: when the file cannot configure that VM (its name does not
+ * The same, for one event of VM vm (NULL: always parse): when the file cannot configure that VM (its name does not
  * occur in it as a string), the parse is skipped and no VM is returned. The hook runs for
  * every state change of every domain on the host; most of them are not ours.
  */
