@@ -42,14 +42,12 @@ done
 # one run at a time (two would share cgroup and domain names): lock this script
 exec 9<"$0"
 flock -w 300 9 || skip_tier "another run of this tier holds the lock for more than 5 minutes"
-for p in /proc/[0-9]*; do
-	case $(cat "$p/comm" 2>/dev/null) in
-	libvirtd | virtqemud)
-		# a zombie (a daemon that exited, not yet reaped by PID 1) does not count
-		[ "$(awk '{print $3}' "$p/stat" 2>/dev/null)" = Z ] ||
-			skip_tier "a $(cat "$p/comm") not started by this test is running (pid ${p#/proc/}); refusing to disturb it" ;;
-	esac
-done
+while read -r c; do
+	p=${c%/comm}
+	# a zombie (a daemon that exited, not yet reaped by PID 1) does not count
+	[ "$(awk '{print $3}' "$p/stat" 2>/dev/null)" = Z ] ||
+		skip_tier "a $(cat "$c") not started by this test is running (pid ${p#/proc/}); refusing to disturb it"
+done < <(grep -lx -e libvirtd -e virtqemud /proc/[0-9]*/comm 2>/dev/null)
 
 if [ ! -x "$VFIOHOOK" ] || [ -d "$VFIOHOOK" ]; then
 	echo "FAIL - vfiohook binary not found or not executable: $VFIOHOOK (run make first)"

@@ -134,6 +134,7 @@ call_pid() {
 dump_calls() {
 	note "hook calls so far (pid argc vm op subop extra rc stdout-bytes stderr-bytes):"
 	sed 's/^/      /' "$CALLS" 2>/dev/null
+	[ ! -s "$W/dropin.log" ] || { note "drop-in log:"; sed 's/^/      /' "$W/dropin.log"; }
 	note "libvirtd log (last 15 lines):"
 	tail -n 15 "$LV/log/libvirtd.log" 2>/dev/null | sed 's/^/      /'
 }
@@ -189,6 +190,9 @@ VM_HALF=vh-t1-half        UUID_HALF=6d1c0e1a-0000-4000-8000-000000000003
 # D: configured with the whole group: both rx590 functions (sim)
 VM_PAIR=vh-t1-pair        UUID_PAIR=6d1c0e1a-0000-4000-8000-000000000004
 
+# E: not in kvm.conf, has drop-in scripts; used with vfiohook installed as the hook itself
+VM_HOOK=vh-t1-installed   UUID_HOOK=6d1c0e1a-0000-4000-8000-000000000005
+
 # ================================================================ setup
 setup_private_libvirt() {
 	local d
@@ -203,6 +207,11 @@ setup_private_libvirt() {
 		log_filters="1:util.hook 1:util.command 3:*"
 		log_outputs="1:file:/var/log/libvirt/libvirtd.log"
 	EOF
+	# an empty, read-only PCI bus over the machine's: nothing in this test,
+	# not even vfiohook run without --root, can reach a real PCI device
+	mount -t tmpfs -o mode=0755,size=64k vh-pci /sys/bus/pci &&
+		mkdir /sys/bus/pci/devices /sys/bus/pci/drivers &&
+		mount -o remount,ro /sys/bus/pci || return 1
 	mount --bind "$LV/etc" /etc/libvirt &&
 		mount --bind "$LV/lib" /var/lib/libvirt &&
 		mount --bind "$LV/log" /var/log/libvirt &&
@@ -291,6 +300,7 @@ start_virtlogd || fatal "virtlogd did not start"
 start_libvirtd || fatal "libvirtd did not start or does not answer"
 define "$VM_FREE" "$UUID_FREE" || fatal "virsh define $VM_FREE"
 define "$VM_NODEV" "$UUID_NODEV" || fatal "virsh define $VM_NODEV"
+define "$VM_HOOK" "$UUID_HOOK" || fatal "virsh define $VM_HOOK"
 if [ -n "$SIMHOST" ]; then
 	define "$VM_HALF" "$UUID_HALF" || fatal "virsh define $VM_HALF"
 	define "$VM_PAIR" "$UUID_PAIR" || fatal "virsh define $VM_PAIR"
@@ -414,7 +424,7 @@ if [ -n "$SIMHOST" ]; then
 		nok "complete group: state file left after release: $(state_file "$UUID_PAIR")"; fi
 fi
 
-# --- over the whole run
+# --- over the whole wrapper run
 # free: 3 start + 1 reconnect + 2 destroy; nodev and half: 3 each; pair: like free
 N=$(ncalls)
 want=9
@@ -426,5 +436,65 @@ expect "nothing was ever printed on stdout" "" "$(awk -F'\t' '$8 != 0 { print $3
 expect "only the refused prepares exited non-zero" \
 	"$VM_NODEV prepare begin 1${SIMHOST:+|$VM_HALF prepare begin 1}" \
 	"$(awk -F'\t' '$7 != 0 { printf "%s%s %s %s %s", sep, $3, $4, $5, $7; sep = "|" }' "$CALLS")"
+
+
+# ================================================================ installed form
+# vfiohook itself as hooks/qemu (a symlink, as make install does), with its
+# defaults: /etc/libvirt/hooks/kvm.conf, /run/vfiohook, drop-ins under
+# /etc/libvirt/hooks/qemu.d/VM/OP/SUBOP/ -- all private to this test, and the
+# PCI bus it sees is the empty one mounted above. No wrapper now: libvirtd's
+# own debug log tells what each call printed.
+LIBVIRTD_LOG=$LV/log/libvirtd.log
+DROPLOG=$W/dropin.log
+HOOKS=$LV/etc/hooks
+printf 'vm = ( { name = "%s"; pci = { devices = [ "%s" ]; }; } );\n' "$VM_NODEV" "$NODEV_BDF" >"$HOOKS/kvm.conf"
+chmod 0600 "$HOOKS/kvm.conf"
+# a drop-in that records its argv and stdin size and prints on stdout, which
+# must not reach libvirt; one for prepare/begin, one for release/end
+for ev in prepare/begin release/end; do
+	mkdir -p "$HOOKS/qemu.d/$VM_HOOK/$ev"
+	cat >"$HOOKS/qemu.d/$VM_HOOK/$ev/10-record" <<-EOF
+		#!/bin/sh
+		printf '%s|' "\$@" >>'$DROPLOG'
+		echo "stdin \$(wc -c | tr -d ' ') bytes" >>'$DROPLOG'
+		echo "drop-in stdout: must not reach libvirt"
+	EOF
+	chmod 0755 "$HOOKS/qemu.d/$VM_HOOK/$ev/10-record"
+done
+if ! ln -s "$VFIOHOOK" "$HOOKS/qemu.new" || ! mv -T "$HOOKS/qemu.new" "$HOOKS/qemu"; then
+	fatal "install vfiohook as hooks/qemu"
+fi
+lm=$(wc -l <"$LIBVIRTD_LOG")
+# hook_results: "VM OP SUBOP stdout='...'" per hook call libvirtd logged since
+# line $lm; a call's "Calling hook" and "Result status" lines share a thread id ($3)
+hook_results() {
+	tail -n "+$((lm + 1))" "$LIBVIRTD_LOG" | awk '
+		/virRunScript:.*Calling hook/ {
+			call = $0; sub(/.* id=/, "", call); sub(/ op=/, " ", call); sub(/ subop=/, " ", call); sub(/ extra=.*/, "", call)
+			pending[$3] = call; next
+		}
+		/virCommandRun:.*Result status/ && ($3 in pending) {
+			out = $0; sub(/.* stdout: /, "", out); sub(/ stderr: .*/, "", out)
+			print pending[$3] " stdout=" out; delete pending[$3]
+		}'
+}
+
+if V start "$VM_HOOK" >/dev/null; then ok "installed: unconfigured VM with drop-ins starts"; else nok "installed: virsh start $VM_HOOK"; fi
+if V destroy "$VM_HOOK" >/dev/null; then ok "installed: virsh destroy"; else nok "installed: virsh destroy $VM_HOOK"; fi
+expect "installed: each drop-in ran once, with the hook's argv and the domain XML on stdin" \
+	"$VM_HOOK|prepare|begin|-|stdin>0 $VM_HOOK|release|end|-|stdin>0" \
+	"$(sed 's/stdin [1-9][0-9]* bytes/stdin>0/' "$DROPLOG" 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
+if out=$(V start "$VM_NODEV" 2>&1); then
+	nok "installed: start of $VM_NODEV succeeded"
+elif grep -q "vfiohook: .*$NODEV_BDF" <<<"$out"; then
+	ok "installed: reads /etc/libvirt/hooks/kvm.conf: start of $VM_NODEV fails with vfiohook's message"
+else
+	nok "installed: start of $VM_NODEV did not fail with vfiohook's message"; note "virsh: $out"
+fi
+want=
+for e in "prepare begin" "start begin" "started begin" "stopped end" "release end"; do want+="$VM_HOOK $e stdout=''|"; done
+for e in "prepare begin" "stopped end" "release end"; do want+="$VM_NODEV $e stdout=''|"; done
+expect "installed: libvirt ran the hook for every event, nothing on stdout" "$want" "$(hook_results | tr '\n' '|')"
+expect "installed: no state file left in /run/vfiohook" "" "$(find /run/vfiohook -name '*.state' 2>/dev/null)"
 
 [ $F -eq 0 ] || dump_calls
