@@ -111,8 +111,9 @@ check:
 check-all: build/vfiohook build/asan/vfiohook build/simhost $(UNIT_TESTS)
 	@sh tests/check-all.sh
 
+N ?= 2000
 bench: build/vfiohook
-	@sh tests/bench/hook-overhead.sh
+	@N=$(N) sh tests/bench/hook-overhead.sh
 
 # The bundled demo: the example kvm.conf on a simulated host (installs what it needs first).
 demo:
