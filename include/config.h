@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pciaddr.h"
 
@@ -24,6 +25,32 @@ struct vm_conf {
 
 	/* drop-in scripts */
 	double script_timeout;
+
+	/* display: systemd units stopped while the VM runs ("auto" = display-manager.service) */
+	char **units;
+	size_t n_units;
+	double unit_timeout;
+
+	bool vtconsole;   /* unbind the framebuffer consoles */
+	bool framebuffer; /* unbind efi/simple/vesa-framebuffer */
+
+	/* GPU driver modules unloaded while the VM runs */
+	char **modules;
+	size_t n_modules;
+
+	/* hugepages */
+	bool hugepages;
+	uint64_t hp_size_kib;  /* 0: the domain's page size, else the default size */
+	uint64_t hp_pages;     /* 0: from the domain's memory */
+	double hp_timeout;     /* budget for allocation with compaction retries */
+	bool hp_drop_caches;
+
+	/* cpufreq governor */
+	char governor[32];       /* empty: not managed */
+	char governor_cpus[256]; /* "all", "pinned" or a CPU list */
+
+	/* CPU isolation: host processes limited to these CPUs while the VM runs */
+	char host_cpus[256];     /* empty: not managed; "auto": derived from the domain */
 };
 
 struct conf {

@@ -30,10 +30,26 @@ struct stage {
 	const char *name;
 	int (*prepare)(struct run *run);
 	int (*undo)(struct run *run, const struct record *rec);
+	/*
+	 * A host-wide resource (a unit, a cpufreq policy, a slice): records are "STAGE KEY ..."; a
+	 * VM that finds the resource already changed for another VM records just "STAGE KEY", and
+	 * the change is undone by whichever VM releases last.
+	 */
+	bool shared;
 };
 
+extern const struct stage stage_hugepages;
+extern const struct stage stage_display;
+extern const struct stage stage_vtcon;
+extern const struct stage stage_framebuffer;
+extern const struct stage stage_kmod;
 extern const struct stage stage_pci;
 extern const struct stage stage_module;
+extern const struct stage stage_governor;
+extern const struct stage stage_isolation;
+
+/* Has another VM's state a record for this shared resource? */
+bool hook_shared_held(const struct run *run, const char *stage, const char *key);
 
 /* Drop-in scripts of hooks_dir/VM/OP/SUBOP; returns < 0 when one failed (already logged). */
 int scripts_run(struct run *run, bool stop_on_failure);

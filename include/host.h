@@ -33,6 +33,8 @@ int host_read(char *buf, size_t size, const char *fmt, ...) _printf_(3, 4);
 int host_read_all(char **ret, size_t max, const char *fmt, ...) _printf_(3, 4);
 /* Basename of a symlink's target (a device's driver, iommu_group); -ENOENT when absent. */
 int host_link_name(char *buf, size_t size, const char *fmt, ...) _printf_(3, 4);
+/* A symlink's target as stored (e.g. /proc/PID/fd/N -> /dev/dri/card0). */
+int host_readlink(char *buf, size_t size, const char *fmt, ...) _printf_(3, 4);
 /* The link's target resolved to a host path (root prefix removed). */
 int host_realpath(char *buf, size_t size, const char *fmt, ...) _printf_(3, 4);
 DIR *host_opendir(const char *fmt, ...) _printf_(1, 2);

@@ -54,6 +54,13 @@ int state_add(struct state *s, const char *stage, ...) __attribute__((sentinel))
 /* Drops the last record (its change was not made after all) and saves. */
 int state_drop_last(struct state *s);
 
+/*
+ * Shared resources: when another VM's state has a record (stage, key) too, hand rec over to it
+ * (it replaces that VM's bare "stage key" record, so the last VM to release restores it) and
+ * return 1; 0 when no other VM holds the resource.
+ */
+int state_hand_over(const struct state *self, const struct record *rec);
+
 /* Calls fn for every record of every other VM's state (for "who holds this device"). */
 int state_foreach_other(const struct state *self,
 			int (*fn)(const struct state *other, const struct record *r, void *data),

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "cpuset.h"
 #include "dlib.h"
 #include "macro.h"
 
@@ -16,6 +17,8 @@
 #define DEFAULT_UNBIND_TIMEOUT 10.0
 #define DEFAULT_SCRIPT_TIMEOUT 60.0
 #define DEFAULT_LOCK_TIMEOUT 60.0
+#define DEFAULT_UNIT_TIMEOUT 30.0
+#define DEFAULT_HUGEPAGE_TIMEOUT 10.0
 
 static void conf_error(struct conf *c, const char *file, unsigned line, const char *fmt, ...)
 	_printf_(4, 5);
@@ -42,11 +45,20 @@ static void conf_error(struct conf *c, const char *file, unsigned line, const ch
 	c->errors[c->n_errors++] = full;
 }
 
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 void conf_done(struct conf *c)
 {
 	for (size_t i = 0; i < c->n_vms; i++) {
 		free(c->vms[i].name);
 		free(c->vms[i].pci);
+		strv_free(c->vms[i].units, c->vms[i].n_units);
+		strv_free(c->vms[i].modules, c->vms[i].n_modules);
 	}
 	free(c->vms);
 	for (size_t i = 0; i < c->n_errors; i++)
@@ -405,6 +417,265 @@ static int parse_scripts(struct conf *c, struct vm_conf *vm, const config_settin
 	return ret;
 }
 
+/* An array of strings, each checked by ok(); the result is NULL-terminated. */
+static int want_strings(struct conf *c, const config_setting_t *s, const char *what,
+			bool (*ok)(const char *), const char *hint, char ***ret, size_t *ret_n)
+{
+	int t = config_setting_type(s), n, r = 0;
+	char **v;
+
+	if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST) {
+		conf_error(c, sfile(s), sline(s), "%s must be an array of strings [ \"...\" ]", what);
+		return -EINVAL;
+	}
+	n = sym_config_setting_length(s);
+	v = calloc((size_t)n + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = sym_config_setting_get_elem(s, (unsigned)i);
+		const char *str = config_setting_type(e) == CONFIG_TYPE_STRING ? sym_config_setting_get_string(e) : NULL;
+		if (!str || !ok(str)) {
+			conf_error(c, sfile(s), sline(s), "%s: \"%s\" is not %s", what, str ? str : "a string", hint);
+			r = -EINVAL;
+			continue;
+		}
+		v[*ret_n] = strdup(str);
+		if (!v[*ret_n]) {
+			strv_free(v, *ret_n);
+			return -ENOMEM;
+		}
+		(*ret_n)++;
+	}
+	*ret = v;
+	return r;
+}
+
+static bool unit_name_ok(const char *s)
+{
+	size_t l = strlen(s);
+
+	if (streq(s, "auto"))
+		return true;
+	if (l < 3 || l > 255 || !strchr(s, '.'))
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr(":-_.\\@", *p))
+			return false;
+	return true;
+}
+
+static bool module_name_ok(const char *s)
+{
+	size_t l = strlen(s);
+
+	if (l == 0 || l > 55)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+			return false;
+	return true;
+}
+
+static bool want_bool(struct conf *c, const config_setting_t *s, bool *ret)
+{
+	if (want_type(c, s, CONFIG_TYPE_BOOL, config_setting_name(s)) < 0)
+		return false;
+	*ret = sym_config_setting_get_bool(s) != 0;
+	return true;
+}
+
+static int parse_display(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
+{
+	int ret = 0;
+
+	if (want_type(c, g, CONFIG_TYPE_GROUP, "display") < 0)
+		return -EINVAL;
+	for (int i = 0; i < sym_config_setting_length(g); i++) {
+		const config_setting_t *s = sym_config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		int r = 0;
+
+		if (streq(k, "units"))
+			r = want_strings(c, s, "display.units", unit_name_ok,
+					 "a systemd unit name (or \"auto\")", &vm->units, &vm->n_units);
+		else if (streq(k, "timeout"))
+			r = want_seconds(c, s, 600, &vm->unit_timeout);
+		else
+			r = unknown_key(c, s, "display", "units, timeout");
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
+			ret = r;
+	}
+	return ret;
+}
+
+static int parse_modules(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
+{
+	int ret = 0;
+
+	if (want_type(c, g, CONFIG_TYPE_GROUP, "modules") < 0)
+		return -EINVAL;
+	for (int i = 0; i < sym_config_setting_length(g); i++) {
+		const config_setting_t *s = sym_config_setting_get_elem(g, (unsigned)i);
+		int r;
+
+		if (streq(config_setting_name(s), "unload"))
+			r = want_strings(c, s, "modules.unload", module_name_ok, "a module name",
+					 &vm->modules, &vm->n_modules);
+		else
+			r = unknown_key(c, s, "modules", "unload");
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
+			ret = r;
+	}
+	return ret;
+}
+
+/* "2M", "1G", "2048K" or a number of KiB */
+static int page_size(const char *s, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (streq(end, "K") || streq(end, "k") || streq(end, ""))
+		*ret = v;
+	else if (streq(end, "M") || streq(end, "m"))
+		*ret = v * 1024;
+	else if (streq(end, "G") || streq(end, "g"))
+		*ret = v * 1024 * 1024;
+	else
+		return -EINVAL;
+	return *ret == 2048 || *ret == 1048576 ? 0 : -ERANGE;
+}
+
+static int parse_hugepages(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
+{
+	int ret = 0;
+
+	if (want_type(c, g, CONFIG_TYPE_GROUP, "hugepages") < 0)
+		return -EINVAL;
+	vm->hugepages = true;
+	for (int i = 0; i < sym_config_setting_length(g); i++) {
+		const config_setting_t *s = sym_config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		int r = 0;
+
+		if (streq(k, "size")) {
+			const char *v = config_setting_type(s) == CONFIG_TYPE_STRING ? sym_config_setting_get_string(s) : NULL;
+			if (!v || (!streq(v, "auto") && page_size(v, &vm->hp_size_kib) < 0)) {
+				conf_error(c, sfile(s), sline(s),
+					   "hugepages.size must be \"2M\", \"1G\" or \"auto\"");
+				r = -EINVAL;
+			}
+		} else if (streq(k, "pages")) {
+			int t = config_setting_type(s);
+			if (t == CONFIG_TYPE_STRING && streq(sym_config_setting_get_string(s), "auto"))
+				vm->hp_pages = 0;
+			else if ((t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) &&
+				 sym_config_setting_get_int64(s) > 0 && sym_config_setting_get_int64(s) <= (1ll << 32))
+				vm->hp_pages = (uint64_t)sym_config_setting_get_int64(s);
+			else {
+				conf_error(c, sfile(s), sline(s),
+					   "hugepages.pages must be a positive number of pages or \"auto\"");
+				r = -EINVAL;
+			}
+		} else if (streq(k, "timeout"))
+			r = want_seconds(c, s, 600, &vm->hp_timeout);
+		else if (streq(k, "drop_caches"))
+			r = want_bool(c, s, &vm->hp_drop_caches) ? 0 : -EINVAL;
+		else
+			r = unknown_key(c, s, "hugepages", "size, pages, timeout, drop_caches");
+		if (r < 0)
+			ret = r;
+	}
+	return ret;
+}
+
+static bool cpu_list_ok(const char *s)
+{
+	struct cpuset set;
+	return cpuset_parse(s, &set) == 0 && !cpuset_empty(&set);
+}
+
+static int want_cpus(struct conf *c, const config_setting_t *s, const char *what, const char *word,
+		     char *out, size_t size)
+{
+	const char *v = config_setting_type(s) == CONFIG_TYPE_STRING ? sym_config_setting_get_string(s) : NULL;
+
+	if (!v || strlen(v) >= size || (!streq(v, word) && !streq(v, "all") && !cpu_list_ok(v))) {
+		conf_error(c, sfile(s), sline(s), "%s must be \"%s\"%s or a CPU list such as \"0-3,8\"",
+			   what, word, streq(word, "auto") ? "" : ", \"all\"");
+		return -EINVAL;
+	}
+	if (streq(word, "auto") && streq(v, "all")) {
+		conf_error(c, sfile(s), sline(s), "%s cannot be \"all\": that isolates nothing", what);
+		return -EINVAL;
+	}
+	strcpy(out, v);
+	return 0;
+}
+
+static int parse_governor(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
+{
+	int ret = 0;
+
+	if (want_type(c, g, CONFIG_TYPE_GROUP, "governor") < 0)
+		return -EINVAL;
+	strcpy(vm->governor_cpus, "all");
+	for (int i = 0; i < sym_config_setting_length(g); i++) {
+		const config_setting_t *s = sym_config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		int r = 0;
+
+		if (streq(k, "name")) {
+			const char *v = config_setting_type(s) == CONFIG_TYPE_STRING ? sym_config_setting_get_string(s) : NULL;
+			if (!v || !*v || strlen(v) >= sizeof(vm->governor) || !module_name_ok(v)) {
+				conf_error(c, sfile(s), sline(s), "governor.name must be a cpufreq governor name");
+				r = -EINVAL;
+			} else
+				strcpy(vm->governor, v);
+		} else if (streq(k, "cpus"))
+			r = want_cpus(c, s, "governor.cpus", "pinned", vm->governor_cpus, sizeof(vm->governor_cpus));
+		else
+			r = unknown_key(c, s, "governor", "name, cpus");
+		if (r < 0)
+			ret = r;
+	}
+	if (!vm->governor[0]) {
+		conf_error(c, sfile(g), sline(g), "governor needs a name, e.g. name = \"performance\";");
+		ret = -EINVAL;
+	}
+	return ret;
+}
+
+static int parse_isolation(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
+{
+	int ret = 0;
+
+	if (want_type(c, g, CONFIG_TYPE_GROUP, "isolation") < 0)
+		return -EINVAL;
+	strcpy(vm->host_cpus, "auto");
+	for (int i = 0; i < sym_config_setting_length(g); i++) {
+		const config_setting_t *s = sym_config_setting_get_elem(g, (unsigned)i);
+		int r;
+
+		if (streq(config_setting_name(s), "host_cpus"))
+			r = want_cpus(c, s, "isolation.host_cpus", "auto", vm->host_cpus, sizeof(vm->host_cpus));
+		else
+			r = unknown_key(c, s, "isolation", "host_cpus");
+		if (r < 0)
+			ret = r;
+	}
+	return ret;
+}
+
 static int parse_vm(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
 {
 	bool have_name = false;
@@ -414,6 +685,8 @@ static int parse_vm(struct conf *c, struct vm_conf *vm, const config_setting_t *
 	vm->pci_timeout = DEFAULT_PCI_TIMEOUT;
 	vm->unbind_timeout = DEFAULT_UNBIND_TIMEOUT;
 	vm->script_timeout = DEFAULT_SCRIPT_TIMEOUT;
+	vm->unit_timeout = DEFAULT_UNIT_TIMEOUT;
+	vm->hp_timeout = DEFAULT_HUGEPAGE_TIMEOUT;
 	if (want_type(c, g, CONFIG_TYPE_GROUP, "each entry of vm") < 0)
 		return -EINVAL;
 	for (int i = 0; i < sym_config_setting_length(g); i++) {
@@ -445,8 +718,24 @@ static int parse_vm(struct conf *c, struct vm_conf *vm, const config_setting_t *
 			r = parse_pci(c, vm, s);
 		else if (streq(k, "scripts"))
 			r = parse_scripts(c, vm, s);
+		else if (streq(k, "display"))
+			r = parse_display(c, vm, s);
+		else if (streq(k, "vtconsole"))
+			r = want_bool(c, s, &vm->vtconsole) ? 0 : -EINVAL;
+		else if (streq(k, "framebuffer"))
+			r = want_bool(c, s, &vm->framebuffer) ? 0 : -EINVAL;
+		else if (streq(k, "modules"))
+			r = parse_modules(c, vm, s);
+		else if (streq(k, "hugepages"))
+			r = parse_hugepages(c, vm, s);
+		else if (streq(k, "governor"))
+			r = parse_governor(c, vm, s);
+		else if (streq(k, "isolation"))
+			r = parse_isolation(c, vm, s);
 		else
-			r = unknown_key(c, s, "a vm entry", "name, uuid, pci, scripts");
+			r = unknown_key(c, s, "a vm entry",
+					"name, uuid, pci, display, vtconsole, framebuffer, modules, "
+					"hugepages, governor, isolation, scripts");
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0)

@@ -14,14 +14,37 @@
 #include "host.h"
 #include "log.h"
 
+/* Prepare order (release runs the records backwards): see CONTRACT of the kernel's rules in
+ * each stage; the display manager stops before the consoles (graphics mode blocks vtcon
+ * unbinding), the consoles and framebuffer before the GPU driver goes, the driver before
+ * vfio-pci takes the device. */
 static const struct stage *const stages[] = {
-	&stage_pci,
+	&stage_hugepages, &stage_display, &stage_vtcon,    &stage_framebuffer,
+	&stage_kmod,      &stage_pci,     &stage_governor, &stage_isolation,
 };
 
 /* Stages that only undo records (no prepare of their own). */
 static const struct stage *const undo_only[] = {
 	&stage_module,
 };
+
+struct held_query {
+	const char *stage, *key;
+};
+
+static int held(const struct state *other, const struct record *r, void *data)
+{
+	const struct held_query *q = data;
+
+	return r->n_fields >= 2 && streq(r->fields[0], q->stage) && streq(r->fields[1], q->key);
+}
+
+bool hook_shared_held(const struct run *run, const char *stage, const char *key)
+{
+	struct held_query q = { stage, key };
+
+	return state_foreach_other(run->state, held, &q) > 0;
+}
 
 static const struct stage *stage_by_name(const char *name)
 {
@@ -49,6 +72,11 @@ static int undo_all(struct run *run, struct state *s)
 			log_error("state", EINVAL, "unknown record '%s' in the state of %s", rec->fields[0],
 				  s->vm);
 			r = -EINVAL;
+		} else if (st->shared && !host_is_dry_run() && (r = state_hand_over(s, rec)) != 0) {
+			/* another VM still needs it: that VM's release restores it */
+			if (r > 0)
+				log_info(st->name, "%s stays as it is for another VM", rec->fields[1]);
+			r = r > 0 ? 0 : r;
 		} else
 			r = st->undo(run, rec);
 		if (r < 0) {

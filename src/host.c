@@ -202,6 +202,22 @@ int host_link_name(char *buf, size_t size, const char *fmt, ...)
 	return 0;
 }
 
+int host_readlink(char *buf, size_t size, const char *fmt, ...)
+{
+	char p[PATH_MAX];
+	ssize_t n;
+	int r;
+
+	r = VPATH(p, fmt);
+	if (r < 0)
+		return r;
+	n = readlink(p, buf, size - 1);
+	if (n < 0)
+		return negative_errno();
+	buf[n] = '\0';
+	return 0;
+}
+
 int host_realpath(char *buf, size_t size, const char *fmt, ...)
 {
 	char p[PATH_MAX], full[PATH_MAX];

@@ -376,3 +376,46 @@ int state_foreach_other(const struct state *self,
 	closedir(d);
 	return r;
 }
+
+int state_hand_over(const struct state *self, const struct record *rec)
+{
+	DIR *d = host_opendir(STATE_DIR);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d || rec->n_fields < 2) {
+		if (d)
+			closedir(d);
+		return 0;
+	}
+	while (r == 0 && (de = readdir(d))) {
+		struct state s;
+		if (!is_state_file(de->d_name) || streq(de->d_name, self->file) || load(de->d_name, &s) < 0)
+			continue;
+		for (size_t i = 0; r == 0 && i < s.n_records; i++) {
+			struct record *o = &s.records[i];
+			if (o->n_fields < 2 || !streq(o->fields[0], rec->fields[0]) ||
+			    !streq(o->fields[1], rec->fields[1]))
+				continue;
+			r = 1;
+			if (rec->n_fields > 2 && o->n_fields == 2) {
+				struct record copy = { .n_fields = 0 };
+				for (size_t f = 0; f < rec->n_fields; f++)
+					if ((copy.fields[copy.n_fields] = strdup(rec->fields[f])))
+						copy.n_fields++;
+				if (copy.n_fields != rec->n_fields) {
+					record_free(&copy);
+					r = -ENOMEM;
+					break;
+				}
+				record_free(o);
+				*o = copy;
+				if (state_save(&s) < 0)
+					r = -EIO;
+			}
+		}
+		state_done(&s);
+	}
+	closedir(d);
+	return r;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * systemd over D-Bus (sd-bus, opened on demand): the system bus, or systemd's private socket
+ * when no bus daemon runs (early boot, rescue, a broken dbus). Under --root the sockets are
+ * looked for below the root.
+ */
+struct sd_bus;
+
+int bus_connect(struct sd_bus **ret);
+void bus_close(struct sd_bus *bus);
+
+/* "active", "inactive", ...; -ENOENT when the unit is not loaded. */
+int bus_unit_state(struct sd_bus *bus, const char *unit, char *ret, size_t size);
+/* Runs StopUnit/StartUnit ("replace") and waits for the job's JobRemoved; 0 iff "done". */
+int bus_unit_job(struct sd_bus *bus, const char *method, const char *unit, double timeout,
+		 char *result, size_t size);
+/* Manager.SystemState ("running", "stopping", ...). */
+int bus_system_state(struct sd_bus *bus, char *ret, size_t size);
+/* AllowedCPUs of a slice or scope, as the byte mask systemd uses (byte cpu/8, bit cpu%8). */
+int bus_get_allowed_cpus(struct sd_bus *bus, const char *unit, uint8_t *mask, size_t max, size_t *ret_len);
+/* SetUnitProperties(unit, runtime=true, AllowedCPUs=mask); len 0 resets it. */
+int bus_set_allowed_cpus(struct sd_bus *bus, const char *unit, const uint8_t *mask, size_t len);
+/* The last bus error's message, for logs. */
+const char *bus_last_error(void);
