@@ -44,7 +44,7 @@ else
 Q := @
 endif
 
-.PHONY: all clean install uninstall check check-all check-unit check-sim check-libvirt check-kernel \
+.PHONY: all clean install uninstall check check-all check-unit check-sim check-hugepages check-libvirt check-kernel \
 	check-e2e bench demo deps asan
 
 all: build/vfiohook
@@ -93,6 +93,9 @@ check-unit: $(UNIT_TESTS)
 
 check-sim: build/vfiohook build/asan/vfiohook build/simhost
 	@bash tests/sim/run.sh
+
+check-hugepages: build/vfiohook
+	@bash tests/hugepages/run.sh "$(CURDIR)/build/vfiohook"
 
 check-libvirt: build/vfiohook build/simhost
 	@bash tests/libvirt/run.sh "$(CURDIR)/build/vfiohook"
