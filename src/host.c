@@ -427,6 +427,24 @@ static void kmod_quiet(void *data, int priority, const char *file, int line, con
 {
 }
 
+bool host_module_available(const char *name)
+{
+	struct kmod_ctx *ctx;
+	struct kmod_list *list = NULL;
+	bool found;
+
+	if (!host_is_real())
+		return true;
+	if (dlopen_libkmod() < 0 || !(ctx = sym_kmod_new(NULL, NULL)))
+		return false;
+	sym_kmod_set_log_fn(ctx, kmod_quiet, NULL);
+	found = sym_kmod_module_new_from_lookup(ctx, name, &list) >= 0 && list;
+	if (list)
+		sym_kmod_module_unref_list(list);
+	sym_kmod_unref(ctx);
+	return found;
+}
+
 int host_module_load(const char *name)
 {
 	struct kmod_ctx *ctx;

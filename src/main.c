@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "check.h"
 #include "dlib.h"
 #include "hook.h"
 #include "host.h"
@@ -209,8 +210,9 @@ static int cmd_check(const struct options *o, const char *config)
 		}
 		printf("\n");
 	}
+	r = check_host(&c) > 0 ? EXIT_FAILED : EXIT_OK;
 	conf_done(&c);
-	return EXIT_OK;
+	return r;
 }
 
 static int run_event(const struct options *o, const char *config, const char *hooks_dir)
