@@ -11,7 +11,7 @@
 #             tests/simhost is missing, the simulated-host cases are skipped.
 #   env KEEP=1   keep the work directory (hook call log, libvirtd log).
 #
-# The test runs in a private mount namespace (tier1.sh) with its own /run,
+# The test runs in private mount and PID namespaces (tier1.sh) with its own /run,
 # /etc/libvirt, /var/lib/libvirt, /var/log/libvirt and /var/cache/libvirt, so
 # the machine's libvirt configuration, hooks and domains are never touched.
 # It refuses to run while a libvirtd/virtqemud it did not start is running.
@@ -35,7 +35,8 @@ export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 for tool in libvirtd virtlogd virsh qemu-system-x86_64 unshare mountpoint timeout flock bc; do
 	command -v "$tool" >/dev/null || skip_tier "$tool not installed (tests/deps.sh installs what is needed)"
 done
-unshare -m --propagation private true 2>/dev/null || skip_tier "cannot create a private mount namespace (unshare -m)"
+unshare -m -p -f --mount-proc --propagation private true 2>/dev/null ||
+	skip_tier "cannot create private mount and PID namespaces (unshare -m -p)"
 for d in /etc/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt; do
 	[ -d "$d" ] || skip_tier "$d missing (libvirt-daemon-system not installed?)"
 done
@@ -74,13 +75,8 @@ P=0 F=0 S=0
 ok()  { P=$((P + 1)); echo "ok - $*"; }
 nok() { F=$((F + 1)); echo "FAIL - $*"; }
 
-alive() { # PID NAME: running (not a zombie) and still that program
-	local st
-	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "$st" != Z ] || return 1
-	case $(cat "/proc/$1/comm" 2>/dev/null) in "$2"*) return 0 ;; esac
-	return 1
-}
+# shellcheck disable=SC2317 # (used from a trap)
+kid() { awk '{print $1}' "/proc/$1/task/$1/children" 2>/dev/null; } # first child of PID
 finish() {
 	trap - EXIT
 	if [ "${KEEP:-0}" = 1 ] || [ "$F" -ne 0 ]; then
@@ -103,35 +99,39 @@ fingerprint() {
 }
 BEFORE=$(fingerprint)
 
-SIM_WHY=$SIM_WHY timeout -k 10 300 \
-	unshare -m --propagation private "$HERE/tier1.sh" "$W" "$VFIOHOOK" \
-	"$(command -v libvirtd)" "$(command -v virtlogd)" "$SIMHOST" "$SIMDIR" 9<&- &
+# tier1.sh runs as PID 1 of new PID and mount namespaces: it reaps the
+# daemons' orphans at once (as systemd would), and when it exits the kernel
+# kills whatever is left in there; no process can outlive the test.
+# unshare ignores SIGTERM and does not pass it on; --kill-child=SIGTERM sends
+# SIGTERM to tier1.sh if unshare itself dies (timeout's SIGKILL after 300+30 s)
+SIM_WHY=$SIM_WHY timeout -k 30 300 \
+	unshare -m -p -f --mount-proc --kill-child=SIGTERM --propagation private \
+	"$HERE/tier1.sh" "$W" "$VFIOHOOK" "$(command -v libvirtd)" "$(command -v virtlogd)" \
+	"$SIMHOST" "$SIMDIR" 9<&- &
 inner=$!
-# on ^C or SIGTERM, pass SIGTERM on (timeout hands it to tier1.sh, which cleans
-# up), wait for it, then carry on with the checks below and fail
-trap 'INTERRUPTED=1; kill -TERM "$inner" 2>/dev/null' INT TERM
+# on ^C or SIGTERM: SIGTERM to tier1.sh (child of unshare, child of timeout),
+# which cleans up and reports; wait for it, then carry on and fail
+# shellcheck disable=SC2317 # (a trap)
+stop_inner() {
+	local init
+	INTERRUPTED=1
+	init=$(kid "$(kid "$inner")")
+	[ -z "$init" ] || kill -TERM "$init"
+}
+trap stop_inner INT TERM
 while :; do
 	wait "$inner"
 	rc=$?
 	kill -0 "$inner" 2>/dev/null || break
 done
 trap - INT TERM
+for _ in $(seq 600); do [ -f "$W/counts" ] && break; sleep 0.1; done
 if read -r p f s <"$W/counts" 2>/dev/null; then
 	P=$((P + p)) F=$((F + f)) S=$((S + s))
 else
 	nok "tier1.sh ended without reporting (exit status $rc)"
 fi
 [ "$rc" -eq 0 ] || [ "$F" -ne 0 ] || nok "tier1.sh exited with status $rc"
-
-# every process the test started is gone (cleanup kills them by PID)
-left=
-while read -r pid name; do
-	if alive "$pid" "$name"; then
-		left="$left $pid($name)"
-		kill -KILL "$pid" 2>/dev/null
-	fi
-done <"$W/pids" 2>/dev/null
-if [ -z "$left" ]; then ok "every process the test started has exited"; else nok "left running (now killed):$left"; fi
 
 if [ "$(fingerprint)" = "$BEFORE" ]; then ok "the machine's libvirt hooks, domains and runtime dirs are untouched"; else
 	nok "the machine's libvirt files changed:"; diff <(echo "$BEFORE") <(fingerprint) | sed 's/^/      /'

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Tier 1 body: a real libvirtd drives TCG domains with vfiohook as its qemu hook.
-# Started by run.sh inside a private mount namespace (unshare -m), where it mounts
+# Started by run.sh as PID 1 of private PID and mount namespaces (unshare -m -p):
+# it reaps orphans (QEMU and the daemons are daemonized) and finally checks that
+# nothing it started, nor anything vfiohook started, is left running. It mounts
 # its own /run (tmpfs) and bind-mounts work directories over /etc/libvirt,
 # /var/lib/libvirt, /var/log/libvirt and /var/cache/libvirt: the machine's own
 # libvirt configuration, hooks, domains and logs are never seen or touched.
@@ -11,14 +13,17 @@
 #   SIMHOST/SIMDIR: the simulated-host binary and tests/simhost; empty = no
 #   simulated host (a plain directory is used as --root, sim cases are skipped;
 #   env SIM_WHY says why).
-# Prints "ok - ", "FAIL - ", "skip - " lines; writes "P F S" to WORKDIR/counts and
-# the PIDs of every process it started to WORKDIR/pids (run.sh checks them).
+# Prints "ok - ", "FAIL - ", "skip - " lines; writes "P F S" to WORKDIR/counts.
 
 set -u
 W=$1 VFIOHOOK=$2 LIBVIRTD=$3 VIRTLOGD=$4 SIMHOST=${5:-} SIMDIR=${6:-}
 SIM_WHY=${SIM_WHY:-not given}
 HERE=$(cd "$(dirname "$0")" && pwd)
 export LC_ALL=C
+
+# fds 3 and 4: our real stdout and stderr, for traps that may fire while a
+# function's output is redirected to a file (say, domxml >dom.xml)
+exec 3>&1 4>&2
 
 P=0 F=0 S=0
 ok()   { P=$((P + 1)); echo "ok - $*"; }
@@ -40,9 +45,9 @@ LV=$W/libvirt         # private /etc/libvirt, /var/lib/libvirt, ... sources
 V() { timeout -k 5 60 virsh -q -c qemu:///system "$@"; }
 
 # ---------------------------------------------------------------- processes
-# Every process we start is appended to $W/pids as "PID NAME"; cleanup and
-# run.sh only ever signal PIDs from that list, and only if /proc/PID/comm still
-# starts with NAME (so a recycled PID is never hit).
+# Every process we start is appended to $W/pids as "PID NAME"; cleanup only
+# ever signals PIDs from that list, and only if /proc/PID/comm still starts
+# with NAME (so a recycled PID is never hit).
 track() { echo "$1 $2" >>"$W/pids"; }
 alive() { # PID NAME: running (not a zombie) and still that program
 	local st comm
@@ -62,7 +67,7 @@ stop_pid() { # PID NAME: SIGTERM, wait up to 10 s, then SIGKILL
 	return 1
 }
 
-daemon_env() { (cd / && env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"); }
+daemon_env() { (cd / && env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@" 3>&- 4>&-); }
 start_virtlogd() {
 	daemon_env "$VIRTLOGD" --daemon --pid-file "$W/virtlogd.pid" || return 1
 	VIRTLOGD_PID=$(cat "$W/virtlogd.pid") && track "$VIRTLOGD_PID" virtlogd
@@ -85,6 +90,7 @@ DOMS=()
 cleanup() {
 	local d p name
 	trap - EXIT INT TERM
+	exec 1>&3 2>&4
 	if [ -n "${LIBVIRTD_PID:-}" ] && alive "$LIBVIRTD_PID" libvirtd; then
 		for d in "${DOMS[@]}"; do
 			V domstate "$d" 2>/dev/null | grep -q running && V destroy "$d" >/dev/null 2>&1
@@ -105,10 +111,19 @@ cleanup() {
 	if [ -n "${SIM_PID:-}" ]; then
 		stop_pid "$SIM_PID" "$SIM_COMM" || echo "cleanup: simulated host pid $SIM_PID did not exit"
 	fi
+	# we are PID 1 here: anything but us (and ps) is a leftover, e.g. a
+	# background child of vfiohook or of a drop-in
+	ps -eo pid=,comm=,args= >"$W/ps.left"
+	if awk '$1 != 1 && $2 != "ps" { found = 1 } END { exit !found }' "$W/ps.left"; then
+		nok "processes left in the test's PID namespace after cleanup:"
+		awk '$1 != 1 && $2 != "ps"' "$W/ps.left" | sed 's/^/      /'
+	else
+		ok "no process left in the test's PID namespace after cleanup"
+	fi
 	echo "$P $F $S" >"$W/counts"
 }
 trap cleanup EXIT
-trap 'echo "interrupted"; F=$((F + 1)); exit 1' INT TERM
+trap 'exec 1>&3 2>&4; echo "interrupted"; F=$((F + 1)); exit 1' INT TERM
 
 # ---------------------------------------------------------------- hook log helpers
 ncalls() { if [ -f "$CALLS" ]; then wc -l <"$CALLS"; else echo 0; fi; }
@@ -229,7 +244,7 @@ setup_root() {
 	mkdir -p "$MNT"
 	# -f: stay in the foreground, so that $! is the server and we own its PID;
 	# --log: one line per write, mkdir, rmdir and bind change
-	"$SIMHOST" -f --spec "$SIMDIR/hosts/rx590.spec" --log "$SIMLOG" "$MNT" >"$W/simhost.out" 2>&1 &
+	"$SIMHOST" -f --spec "$SIMDIR/hosts/rx590.spec" --log "$SIMLOG" "$MNT" >"$W/simhost.out" 2>&1 3>&- 4>&- &
 	SIM_PID=$!
 	SIM_COMM=$(basename "$SIMHOST" | cut -c1-15)
 	track "$SIM_PID" "$SIM_COMM"
