@@ -58,7 +58,7 @@ fi
 VFIOHOOK=$(cd "$(dirname "$VFIOHOOK")" && pwd)/$(basename "$VFIOHOOK")
 
 SIM_WHY=
-if [ ! -d "$SIMDIR" ]; then SIM_WHY="tests/simhost does not exist yet"
+if [ ! -d "$SIMDIR" ]; then SIM_WHY="tests/simhost is missing"
 elif [ ! -x "$SIMHOST" ]; then SIM_WHY="$SIMHOST not built (make build/simhost)"
 elif [ ! -f "$SIMDIR/hosts/rx590.spec" ] || [ ! -x "$SIMDIR/snapshot.sh" ]; then SIM_WHY="tests/simhost has no hosts/rx590.spec or snapshot.sh"
 elif [ ! -c /dev/fuse ]; then SIM_WHY="no /dev/fuse"
@@ -106,7 +106,7 @@ BEFORE=$(fingerprint)
 # SIGTERM to tier1.sh if unshare itself dies (timeout's SIGKILL after 300+30 s)
 SIM_WHY=$SIM_WHY timeout -k 30 300 \
 	unshare -m -p -f --mount-proc --kill-child=SIGTERM --propagation private \
-	"$HERE/tier1.sh" "$W" "$VFIOHOOK" "$(command -v libvirtd)" "$(command -v virtlogd)" \
+	bash "$HERE/tier1.sh" "$W" "$VFIOHOOK" "$(command -v libvirtd)" "$(command -v virtlogd)" \
 	"$SIMHOST" "$SIMDIR" 9<&- &
 inner=$!
 # on ^C or SIGTERM: SIGTERM to tier1.sh (child of unshare, child of timeout),
@@ -125,7 +125,11 @@ while :; do
 	kill -0 "$inner" 2>/dev/null || break
 done
 trap - INT TERM
-for _ in $(seq 600); do [ -f "$W/counts" ] && break; sleep 0.1; done
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+	# timed out: tier1.sh got SIGTERM only now; let it clean up and report
+	echo "tier 1 timed out after 300 s"
+	for _ in $(seq 600); do [ -f "$W/counts" ] && break; sleep 0.1; done
+fi
 if read -r p f s <"$W/counts" 2>/dev/null; then
 	P=$((P + p)) F=$((F + f)) S=$((S + s))
 else

@@ -415,7 +415,7 @@ if [ -n "$SIMHOST" ]; then
 fi
 
 # --- destroy: stopped and release exit 0; release gives the devices back
-# (both VMs at once: a TCG destroy takes about 2 s)
+# (both VMs at once, to save time)
 m=$(ncalls)
 V destroy "$VM_FREE" >/dev/null &
 d_free=$!
@@ -451,7 +451,6 @@ expect "nothing was ever printed on stdout" "" "$(awk -F'\t' '$8 != 0 { print $3
 expect "only the refused prepares exited non-zero" \
 	"$VM_NODEV prepare begin 1${SIMHOST:+|$VM_HALF prepare begin 1}" \
 	"$(awk -F'\t' '$7 != 0 { printf "%s%s %s %s %s", sep, $3, $4, $5, $7; sep = "|" }' "$CALLS")"
-
 
 # ================================================================ installed form
 # vfiohook itself as hooks/qemu (a symlink, as make install does), with its
