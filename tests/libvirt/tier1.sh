@@ -169,7 +169,7 @@ state_file() { echo "$ROOT/run/vfiohook/$1.state"; }
 sim_ops() { if [ -f "$SIMLOG" ]; then wc -l <"$SIMLOG"; else echo 0; fi; }
 
 # ---------------------------------------------------------------- domains
-domxml() { # NAME UUID
+domxml() { # NAME UUID [DEVICE-XML]
 	cat <<EOF
 <domain type='qemu'>
   <name>$1</name>
@@ -186,13 +186,21 @@ domxml() { # NAME UUID
     <controller type='usb' model='none'/>
     <serial type='pty'><target port='0'/></serial>
     <memballoon model='none'/>
+${3:-}
   </devices>
 </domain>
 EOF
 }
-define() { # NAME UUID
-	domxml "$1" "$2" >"$W/dom.xml"
+define() { # NAME UUID [DEVICE-XML]
+	domxml "$@" >"$W/dom.xml"
 	V define "$W/dom.xml" >/dev/null && DOMS+=("$1")
+}
+hostdev_xml() { # BDF...: managed PCI <hostdev> elements
+	local b d bus sl fn
+	for b in "$@"; do
+		IFS=:. read -r d bus sl fn <<<"$b"
+		echo "    <hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x$d' bus='0x$bus' slot='0x$sl' function='0x$fn'/></source></hostdev>"
+	done
 }
 
 # A: not in kvm.conf; the name has a space and UTF-8 (argv[1] is arbitrary)
@@ -202,8 +210,14 @@ VM_NODEV=vh-t1-nodev      UUID_NODEV=6d1c0e1a-0000-4000-8000-000000000002
 NODEV_BDF=0000:7f:1f.7
 # C: configured with the GPU function only: its IOMMU group is incomplete (sim)
 VM_HALF=vh-t1-half        UUID_HALF=6d1c0e1a-0000-4000-8000-000000000003
-# D: configured with the whole group: both rx590 functions (sim)
+# D, D2: both configured with the whole group (both rx590 functions) and
+# started at once: exactly one may get it (sim)
 VM_PAIR=vh-t1-pair        UUID_PAIR=6d1c0e1a-0000-4000-8000-000000000004
+VM_PAIR2=vh-t1-pair2      UUID_PAIR2=6d1c0e1a-0000-4000-8000-000000000007
+# F: devices = "hostdev", the group as managed <hostdev>s in the domain XML:
+# vfiohook's prepare succeeds, then libvirt's own start fails (no VFIO here,
+# and its PCI bus is empty): release must give the devices back (sim)
+VM_HDEV=vh-t1-hostdev     UUID_HDEV=6d1c0e1a-0000-4000-8000-000000000006
 
 # E: not in kvm.conf, has drop-in scripts; used with vfiohook installed as the hook itself
 VM_HOOK=vh-t1-installed   UUID_HOOK=6d1c0e1a-0000-4000-8000-000000000005
@@ -283,6 +297,8 @@ write_conf() {
 		if [ -n "$SIMHOST" ]; then
 			echo ", { name = \"$VM_HALF\"; pci = { devices = [ \"$GPU\" ]; timeout = 5.0; }; }"
 			echo ", { name = \"$VM_PAIR\"; uuid = \"$UUID_PAIR\"; pci = { devices = [ $list ]; timeout = 5.0; }; }"
+			echo ", { name = \"$VM_PAIR2\"; pci = { devices = [ $list ]; timeout = 5.0; }; }"
+			echo ", { name = \"$VM_HDEV\"; pci = { devices = \"hostdev\"; timeout = 5.0; }; }"
 		fi
 		echo ");"
 	} >"$CONF"
@@ -319,6 +335,8 @@ define "$VM_HOOK" "$UUID_HOOK" || fatal "virsh define $VM_HOOK"
 if [ -n "$SIMHOST" ]; then
 	define "$VM_HALF" "$UUID_HALF" || fatal "virsh define $VM_HALF"
 	define "$VM_PAIR" "$UUID_PAIR" || fatal "virsh define $VM_PAIR"
+	define "$VM_PAIR2" "$UUID_PAIR2" || fatal "virsh define $VM_PAIR2"
+	define "$VM_HDEV" "$UUID_HDEV" "$(hostdev_xml "${GROUP[@]}")" || fatal "virsh define $VM_HDEV"
 fi
 SNAP0=$(host_snapshot)
 [ -n "$SNAP0" ] || fatal "host snapshot is empty"
@@ -333,15 +351,11 @@ expect "unconfigured VM: prepare, start, started reach the hook and exit 0" \
 QEMU_FREE=$(qemu_pid "$VM_FREE") && track "$QEMU_FREE" qemu-system
 
 # --- failing prepare: start fails with vfiohook's one line, host unchanged, release harmless
-# failed_start VM UUID LABEL BDF...: the message must name one of the BDFs
-failed_start() {
-	local vm=$1 uuid=$2 label=$3 m out rc pid line n b named=no ops
-	shift 3
-	m=$(ncalls)
-	ops=$(sim_ops)
-	out=$(V start "$vm" 2>&1)
-	rc=$?
-	if [ $rc -ne 0 ]; then ok "$label: virsh start fails"; else nok "$label: virsh start succeeded"; fi
+# check_refused LABEL VM UUID MARK VIRSH-OUTPUT BDF...: VM's start (after hook
+# call MARK) was refused by vfiohook with one line naming one of the BDFs
+check_refused() {
+	local label=$1 vm=$2 uuid=$3 m=$4 out=$5 pid n line b named=no
+	shift 5
 	wait_events "$m" "$vm" 3
 	expect "$label: prepare exits 1, then stopped and release run and exit 0" \
 		"prepare begin:1 stopped end:0 release end:0" "$(events "$m" "$vm")"
@@ -362,11 +376,20 @@ failed_start() {
 	for b in "$@"; do case $line in *"$b"*) named=yes ;; esac; done
 	expect "$label: the message names the device ($*)" yes "$named"
 	expect "$label: domain is shut off afterwards" "shut off" "$(V domstate "$vm" 2>&1)"
+	if [ ! -e "$(state_file "$uuid")" ]; then ok "$label: no state file left after release"; else
+		nok "$label: state file left: $(state_file "$uuid")"; fi
+}
+# failed_start LABEL VM UUID BDF...: start must be refused, and the host not
+# touched at all
+failed_start() {
+	local label=$1 vm=$2 uuid=$3 m out ops
+	m=$(ncalls)
+	ops=$(sim_ops)
+	if out=$(V start "$vm" 2>&1); then nok "$label: virsh start succeeded"; else ok "$label: virsh start fails"; fi
+	check_refused "$label" "$vm" "$uuid" "$m" "$out" "${@:4}"
 	if [ "$(host_snapshot)" = "$SNAP0" ]; then ok "$label: host left as it was"; else
 		nok "$label: host changed"; diff <(echo "$SNAP0") <(host_snapshot) | head -n 20 | sed 's/^/      /'
 	fi
-	if [ ! -e "$(state_file "$uuid")" ]; then ok "$label: no state file left after release"; else
-		nok "$label: state file left: $(state_file "$uuid")"; fi
 	# equal snapshots could hide a device unbound and probed again (a GPU
 	# yanked from the host): the simulated host logs every write and bind
 	if [ -n "$SIMHOST" ]; then
@@ -375,30 +398,67 @@ failed_start() {
 		fi
 	fi
 }
-failed_start "$VM_NODEV" "$UUID_NODEV" "nonexistent device" "$NODEV_BDF"
+failed_start "nonexistent device" "$VM_NODEV" "$UUID_NODEV" "$NODEV_BDF"
 
 if [ -n "$SIMHOST" ]; then
-	failed_start "$VM_HALF" "$UUID_HALF" "incomplete IOMMU group" "${GROUP[@]}"
+	failed_start "incomplete IOMMU group" "$VM_HALF" "$UUID_HALF" "${GROUP[@]}"
 
-	# --- complete group: prepare moves both functions to vfio-pci
 	ORIG=$(drivers_of "${GROUP[@]}")
+
+	# --- prepare succeeds, libvirt fails the start later: release undoes it all
 	m=$(ncalls)
-	if V start "$VM_PAIR" >/dev/null; then ok "complete group: virsh start succeeds"; else nok "complete group: virsh start"; fi
-	wait_events "$m" "$VM_PAIR" 3
-	expect "complete group: prepare, start, started exit 0" \
-		"prepare begin:0 start begin:0 started begin:0" "$(events "$m" "$VM_PAIR")"
+	ops=$(sim_ops)
+	if out=$(V start "$VM_HDEV" 2>&1); then nok "libvirt fails later: virsh start succeeded"; else
+		ok "libvirt fails later: virsh start fails"; fi
+	note "libvirt: $(grep -v '^error: Failed to start' <<<"$out" | head -n 1)"
+	case $out in *vfiohook:*) nok "libvirt fails later: the error is vfiohook's, not libvirt's" ;; esac
+	wait_events "$m" "$VM_HDEV" 3
+	expect "libvirt fails later: prepare exits 0, then stopped and release exit 0" \
+		"prepare begin:0 stopped end:0 release end:0" "$(events "$m" "$VM_HDEV")"
+	moved=$(tail -n "+$((ops + 1))" "$SIMLOG" | awk '$1 == "bound" && $2 == "vfio-pci" { print $3 }' | sort | tr '\n' ' ')
+	expect "libvirt fails later: prepare moved the <hostdev>s of libvirt's XML to vfio-pci" \
+		"$(printf '%s\n' "${GROUP[@]}" | sort | tr '\n' ' ')" "$moved"
+	expect "libvirt fails later: release gives the functions back to their drivers" "$ORIG" "$(drivers_of "${GROUP[@]}")"
+	if [ "$(host_snapshot)" = "$SNAP0" ]; then ok "libvirt fails later: host snapshot equals the starting one"; else
+		nok "libvirt fails later: host differs from the start"; diff <(echo "$SNAP0") <(host_snapshot) | head -n 20 | sed 's/^/      /'
+	fi
+	if [ ! -e "$(state_file "$UUID_HDEV")" ]; then ok "libvirt fails later: no state file left"; else
+		nok "libvirt fails later: state file left: $(state_file "$UUID_HDEV")"; fi
+
+	# --- complete group, claimed by two VMs at once (libvirt runs their hooks
+	# concurrently): exactly one gets it, on vfio-pci; the other is refused
+	m=$(ncalls)
+	V start "$VM_PAIR" >"$W/start.1" 2>&1 &
+	s1=$!
+	V start "$VM_PAIR2" >"$W/start.2" 2>&1 &
+	s2=$!
+	wait "$s1"; r1=$?
+	wait "$s2"; r2=$?
+	if [ $r1 -eq 0 ] && [ $r2 -ne 0 ]; then
+		WIN=$VM_PAIR UUID_WIN=$UUID_PAIR LOSE=$VM_PAIR2 UUID_LOSE=$UUID_PAIR2 out=$(cat "$W/start.2")
+	else
+		WIN=$VM_PAIR2 UUID_WIN=$UUID_PAIR2 LOSE=$VM_PAIR UUID_LOSE=$UUID_PAIR out=$(cat "$W/start.1")
+	fi
+	if [ $((r1 == 0)) -ne $((r2 == 0)) ]; then ok "complete group: exactly one of two VMs claiming it starts ($WIN)"; else
+		nok "complete group: two VMs claiming it: virsh start exit statuses $r1 and $r2"
+		sed 's/^/      /' "$W/start.1" "$W/start.2"
+	fi
+	check_refused "complete group, second claimant" "$LOSE" "$UUID_LOSE" "$m" "$out" "${GROUP[@]}"
+	wait_events "$m" "$WIN" 3
+	expect "complete group: $WIN: prepare, start, started exit 0" \
+		"prepare begin:0 start begin:0 started begin:0" "$(events "$m" "$WIN")"
 	VFIO=$(for b in "${GROUP[@]}"; do printf '%s=vfio-pci ' "$b"; done)
 	expect "complete group: the group is on vfio-pci while the VM runs" "${VFIO% }" "$(drivers_of "${GROUP[@]}")"
-	if [ -f "$(state_file "$UUID_PAIR")" ]; then ok "complete group: state file recorded"; else
-		nok "complete group: no state file $(state_file "$UUID_PAIR")"; fi
-	QEMU_PAIR=$(qemu_pid "$VM_PAIR") && track "$QEMU_PAIR" qemu-system
+	if [ -f "$(state_file "$UUID_WIN")" ]; then ok "complete group: state file recorded"; else
+		nok "complete group: no state file $(state_file "$UUID_WIN")"; fi
+	QEMU_WIN=$(qemu_pid "$WIN") && track "$QEMU_WIN" qemu-system
 else
 	skip "incomplete IOMMU group and complete-group cycle: no simulated host ($SIM_WHY)"
 fi
 
 # --- daemon restart with running VMs: reconnect exits 0, VMs keep running
 RUNNING=("$VM_FREE")
-[ -n "$SIMHOST" ] && RUNNING+=("$VM_PAIR")
+[ -n "$SIMHOST" ] && RUNNING+=("$WIN")
 m=$(ncalls)
 if stop_pid "$LIBVIRTD_PID" libvirtd; then ok "libvirtd stopped (SIGTERM) with VMs running"; else nok "libvirtd did not stop"; fi
 if alive "$QEMU_FREE" qemu-system; then ok "QEMU survives the daemon's exit"; else nok "QEMU of $VM_FREE died with the daemon"; fi
@@ -420,7 +480,7 @@ m=$(ncalls)
 V destroy "$VM_FREE" >/dev/null &
 d_free=$!
 if [ -n "$SIMHOST" ]; then
-	V destroy "$VM_PAIR" >/dev/null &
+	V destroy "$WIN" >/dev/null &
 	d_pair=$!
 fi
 if wait "$d_free"; then ok "unconfigured VM: virsh destroy"; else nok "unconfigured VM: virsh destroy"; fi
@@ -429,27 +489,29 @@ expect "unconfigured VM: stopped and release reach the hook and exit 0" \
 	"stopped end:0 release end:0" "$(events "$m" "$VM_FREE")"
 if [ -n "$SIMHOST" ]; then
 	if wait "$d_pair"; then ok "complete group: virsh destroy"; else nok "complete group: virsh destroy"; fi
-	wait_events "$m" "$VM_PAIR" 2
-	expect "complete group: stopped and release exit 0" "stopped end:0 release end:0" "$(events "$m" "$VM_PAIR")"
+	wait_events "$m" "$WIN" 2
+	expect "complete group: stopped and release exit 0" "stopped end:0 release end:0" "$(events "$m" "$WIN")"
 	expect "complete group: release gives the functions back to their drivers" "$ORIG" "$(drivers_of "${GROUP[@]}")"
 	if [ "$(host_snapshot)" = "$SNAP0" ]; then ok "complete group: host snapshot equals the starting one"; else
 		nok "complete group: host differs from the start"; diff <(echo "$SNAP0") <(host_snapshot) | head -n 20 | sed 's/^/      /'
 	fi
-	if [ ! -e "$(state_file "$UUID_PAIR")" ]; then ok "complete group: state file removed by release"; else
-		nok "complete group: state file left after release: $(state_file "$UUID_PAIR")"; fi
+	if [ ! -e "$(state_file "$UUID_WIN")" ]; then ok "complete group: state file removed by release"; else
+		nok "complete group: state file left after release: $(state_file "$UUID_WIN")"; fi
 fi
 
 # --- over the whole wrapper run
-# free: 3 start + 1 reconnect + 2 destroy; nodev and half: 3 each; pair: like free
+# free: 3 start + 1 reconnect + 2 destroy; nodev, half, hostdev, second
+# claimant: 3 each; the group's winner: like free
 N=$(ncalls)
 want=9
-[ -z "$SIMHOST" ] || want=18
+[ -z "$SIMHOST" ] || want=24
 expect "the hook ran once per event, no more, no less" "$want calls" "$N calls"
 [ "$N" -gt 0 ] || fatal "no hook call was recorded"
 expect "every call had argc 4 (VM OP SUBOP EXTRA)" "" "$(awk -F'\t' '$2 != 4' "$CALLS")"
 expect "nothing was ever printed on stdout" "" "$(awk -F'\t' '$8 != 0 { print $3, $4, $5 ": " $8 " bytes" }' "$CALLS")"
-expect "only the refused prepares exited non-zero" \
-	"$VM_NODEV prepare begin 1${SIMHOST:+|$VM_HALF prepare begin 1}" \
+want="$VM_NODEV prepare begin 1"
+[ -z "$SIMHOST" ] || want+="|$VM_HALF prepare begin 1|$LOSE prepare begin 1"
+expect "only the refused prepares exited non-zero" "$want" \
 	"$(awk -F'\t' '$7 != 0 { printf "%s%s %s %s %s", sep, $3, $4, $5, $7; sep = "|" }' "$CALLS")"
 
 # ================================================================ installed form
