@@ -891,6 +891,177 @@ static void test_many_errors_collected(void **state)
 	(void)e[3];
 }
 
+/* The stages' settings: every key with a value, then the defaults. */
+static void test_stage_settings(void **state)
+{
+	struct fx *f = *state;
+	const struct vm_conf *v;
+	int r = load(f, "vm = ( {\n"
+			"  name = \"full\";\n"
+			"  display = { units = [ \"auto\", \"sddm.service\", \"user@1000.service\" ]; timeout = 15; };\n"
+			"  vtconsole = true;\n"
+			"  framebuffer = false;\n"
+			"  modules = { unload = [ \"nvidia_drm\", \"nvidia-modeset\", \"nvidia\" ]; };\n"
+			"  hugepages = { size = \"1G\"; pages = 16; timeout = 20; drop_caches = true; };\n"
+			"  governor = { name = \"performance\"; cpus = \"pinned\"; };\n"
+			"  isolation = { host_cpus = \"0-1,6-7\"; };\n"
+			"}, {\n"
+			"  name = \"plain\";\n"
+			"}, {\n"
+			"  name = \"auto\";\n"
+			"  hugepages = { };\n"
+			"  governor = { name = \"schedutil\"; };\n"
+			"  isolation = { };\n"
+			"} );\n");
+
+	if (r != 0) {
+		dump_errors(&f->c);
+		fail_msg("conf_load: %d", r);
+	}
+	v = conf_find(&f->c, "full");
+	assert_non_null(v);
+	assert_int_equal(v->n_units, 3);
+	assert_string_equal(v->units[0], "auto");
+	assert_string_equal(v->units[1], "sddm.service");
+	assert_string_equal(v->units[2], "user@1000.service");
+	assert_true(v->unit_timeout == 15.0);
+	assert_true(v->vtconsole);
+	assert_false(v->framebuffer);
+	assert_int_equal(v->n_modules, 3);
+	assert_string_equal(v->modules[0], "nvidia_drm");
+	assert_string_equal(v->modules[1], "nvidia-modeset");
+	assert_string_equal(v->modules[2], "nvidia");
+	assert_true(v->hugepages);
+	assert_int_equal(v->hp_size_kib, 1048576);
+	assert_int_equal(v->hp_pages, 16);
+	assert_true(v->hp_timeout == 20.0);
+	assert_true(v->hp_drop_caches);
+	assert_string_equal(v->governor, "performance");
+	assert_string_equal(v->governor_cpus, "pinned");
+	assert_string_equal(v->host_cpus, "0-1,6-7");
+
+	v = conf_find(&f->c, "plain");
+	assert_non_null(v);
+	assert_int_equal(v->n_units, 0);
+	assert_true(v->unit_timeout == 30.0);
+	assert_false(v->vtconsole);
+	assert_false(v->framebuffer);
+	assert_int_equal(v->n_modules, 0);
+	assert_false(v->hugepages);
+	assert_true(v->hp_timeout == 10.0);
+	assert_false(v->hp_drop_caches);
+	assert_string_equal(v->governor, "");
+	assert_string_equal(v->host_cpus, "");
+
+	v = conf_find(&f->c, "auto");
+	assert_non_null(v);
+	assert_true(v->hugepages);
+	assert_int_equal(v->hp_size_kib, 0);
+	assert_int_equal(v->hp_pages, 0);
+	assert_string_equal(v->governor, "schedutil");
+	assert_string_equal(v->governor_cpus, "all");
+	assert_string_equal(v->host_cpus, "auto");
+}
+
+static void test_hugepage_sizes(void **state)
+{
+	static const struct {
+		const char *size;
+		uint64_t kib;
+	} good[] = { { "2M", 2048 }, { "2m", 2048 }, { "2048K", 2048 }, { "2048", 2048 },
+		     { "1G", 1048576 }, { "1g", 1048576 }, { "1024M", 1048576 }, { "auto", 0 } };
+	static const char *const bad[] = { "4M", "1", "2 M", "2MB", "G", "", "0", "-2M", "2Mi" };
+	struct fx *f = *state;
+
+	for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+		char text[256];
+		int r;
+
+		unit_fmt(text, "vm = ( { name = \"a\"; hugepages = { size = \"%s\"; }; } );\n", good[i].size);
+		r = load(f, text);
+		if (r != 0) {
+			dump_errors(&f->c);
+			fail_msg("size \"%s\": %d", good[i].size, r);
+		}
+		assert_int_equal(f->c.vms[0].hp_size_kib, good[i].kib);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		char text[256];
+		int r;
+
+		unit_fmt(text, "vm = ( { name = \"a\";\n hugepages = { size = \"%s\"; }; } );\n", bad[i]);
+		r = load(f, text);
+		assert_one_error(f, -EINVAL, r, 2, "hugepages.size must be \"2M\", \"1G\" or \"auto\"");
+	}
+}
+
+static void test_hugepage_pages(void **state)
+{
+	static const char *const bad[] = { "0", "-1", "4294967297L", "\"all\"", "1.5", "true" };
+	struct fx *f = *state;
+
+	assert_int_equal(load(f, "vm = ( { name = \"a\"; hugepages = { pages = 4294967296L; }; } );\n"), 0);
+	assert_int_equal(f->c.vms[0].hp_pages, 4294967296ull);
+	assert_int_equal(load(f, "vm = ( { name = \"a\"; hugepages = { pages = \"auto\"; }; } );\n"), 0);
+	assert_int_equal(f->c.vms[0].hp_pages, 0);
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		char text[256];
+		int r;
+
+		unit_fmt(text, "vm = ( { name = \"a\";\n\n hugepages = { pages = %s; }; } );\n", bad[i]);
+		r = load(f, text);
+		assert_one_error(f, -EINVAL, r, 3,
+				 "hugepages.pages must be a positive number of pages or \"auto\"");
+	}
+}
+
+static void test_stage_setting_errors(void **state)
+{
+	struct fx *f = *state;
+	int r = load(f, "vm = ( {\n"                                                /* 1 */
+			"  name = \"a\";\n"                                         /* 2 */
+			"  display = { units = \"gdm.service\"; };\n"               /* 3 */
+			"  vtconsole = 1;\n"                                        /* 4 */
+			"  modules = { unload = [ \"nvidia; rm -rf\" ]; };\n"       /* 5 */
+			"  governor = { cpus = \"x\"; };\n"                         /* 6 */
+			"  isolation = { host_cpus = \"all\"; };\n"                 /* 7 */
+			"}, {\n"                                                    /* 8 */
+			"  name = \"b\";\n"                                         /* 9 */
+			"  display = { units = ( \"gdm\", \"../x.service\", 5 ); };\n" /* 10 */
+			"  framebuffer = \"no\";\n"                                 /* 11 */
+			"  governor = { name = \"perf ormance\"; };\n"              /* 12 */
+			"  isolation = { host_cpus = \"\"; };\n"                    /* 13 */
+			"  hugepages = { drop_caches = 1; };\n"                     /* 14 */
+			"} );\n");
+	char e[14][256];
+
+	assert_int_equal(r, -EINVAL);
+	/* the element that is not a string: the wording is free, the place is not */
+	assert_int_equal(f->c.n_errors, 14);
+	unit_fmt(e[8], "%s:10: display.units: ", P(f));
+	assert_memory_equal(f->c.errors[8], e[8], strlen(e[8]));
+	f->c.errors[8][0] = '\0';
+	assert_errors(f, 14,
+		unit_fmt(e[0], "%s:3: display.units must be an array of strings [ \"...\" ]", P(f)),
+		unit_fmt(e[1], "%s:4: vtconsole must be true or false, not an integer", P(f)),
+		unit_fmt(e[2], "%s:5: modules.unload: \"nvidia; rm -rf\" is not a module name", P(f)),
+		unit_fmt(e[3], "%s:6: governor.cpus must be \"pinned\", \"all\" or a CPU list such as "
+			       "\"0-3,8\"", P(f)),
+		unit_fmt(e[4], "%s:6: governor needs a name, e.g. name = \"performance\";", P(f)),
+		unit_fmt(e[5], "%s:7: isolation.host_cpus cannot be \"all\": that isolates nothing", P(f)),
+		unit_fmt(e[6], "%s:10: display.units: \"gdm\" is not a systemd unit name (or \"auto\")",
+			 P(f)),
+		unit_fmt(e[7], "%s:10: display.units: \"../x.service\" is not a systemd unit name (or "
+			       "\"auto\")", P(f)),
+		"",
+		unit_fmt(e[9], "%s:11: framebuffer must be true or false, not a string", P(f)),
+		unit_fmt(e[10], "%s:12: governor.name must be a cpufreq governor name", P(f)),
+		unit_fmt(e[11], "%s:12: governor needs a name, e.g. name = \"performance\";", P(f)),
+		unit_fmt(e[12], "%s:13: isolation.host_cpus must be \"auto\" or a CPU list such as "
+				"\"0-3,8\"", P(f)),
+		unit_fmt(e[13], "%s:14: drop_caches must be true or false, not an integer", P(f)));
+}
+
 /* The hook's fast path: a VM whose name does not occur in the file is not parsed for. */
 static void test_load_for_fast_path(void **state)
 {
@@ -1037,6 +1208,10 @@ int main(void)
 		T(test_too_large),
 		T(test_nul_byte),
 		T(test_many_errors_collected),
+		T(test_stage_settings),
+		T(test_hugepage_sizes),
+		T(test_hugepage_pages),
+		T(test_stage_setting_errors),
 		T(test_load_for_fast_path),
 		T(test_load_for_include),
 		cmocka_unit_test(test_may_name),
