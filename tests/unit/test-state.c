@@ -650,6 +650,69 @@ static void test_save_without_run_dir(void **state)
 	state_done(&s);
 }
 
+static void test_hand_over(void **state)
+{
+	struct fx *f = *state;
+	struct state a, b, c, t;
+
+	/* a shared resource: win10 changed it first (and knows the old value), linux joined */
+	assert_int_equal(state_init(&a, "win10", UUID_A, true), 0);
+	assert_int_equal(state_add(&a, "governor", "cpu0", "schedutil", NULL), 0);
+	assert_int_equal(state_add(&a, "pci", "0000:09:00.0", "nvidia", NULL), 0);
+	assert_int_equal(state_init(&b, "linux", UUID_B, true), 0);
+	assert_int_equal(state_add(&b, "pci", "0000:0a:00.0", "amdgpu", NULL), 0);
+	assert_int_equal(state_add(&b, "governor", "cpu0", NULL), 0);
+	assert_int_equal(state_init(&c, "idle", UUID_C, true), 0);
+	assert_int_equal(state_save(&c), 0);
+
+	/* win10 releases first: linux now holds the old value and will restore it */
+	assert_int_equal(state_hand_over(&a, &a.records[0]), 1);
+	assert_file(f, UUID_B ".state",
+		    "vfiohook-state 1\nvm linux\nuuid " UUID_B "\n"
+		    "pci 0000:0a:00.0 amdgpu\n"
+		    "governor cpu0 schedutil\n");
+	/* the third VM's file is not touched */
+	assert_file(f, UUID_C ".state", "vfiohook-state 1\nvm idle\nuuid " UUID_C "\n");
+	/* a record nobody else has is not handed over */
+	assert_int_equal(state_hand_over(&a, &a.records[1]), 0);
+
+	/* linux releases last: nobody to hand it to, linux restores it itself */
+	assert_int_equal(state_find("linux", UUID_B, &t), 0);
+	assert_record(&t.records[1], 3, "governor", "cpu0", "schedutil");
+	assert_int_equal(state_remove(&a), 0);
+	assert_int_equal(state_hand_over(&t, &t.records[1]), 0);
+	state_done(&t);
+
+	/* a held record that already has a value is left as it is, and still counts */
+	state_done(&a);
+	assert_int_equal(state_init(&a, "win10", UUID_A, true), 0);
+	assert_int_equal(state_add(&a, "governor", "cpu0", "powersave", NULL), 0);
+	assert_int_equal(state_hand_over(&a, &a.records[0]), 1);
+	assert_file(f, UUID_B ".state",
+		    "vfiohook-state 1\nvm linux\nuuid " UUID_B "\n"
+		    "pci 0000:0a:00.0 amdgpu\n"
+		    "governor cpu0 schedutil\n");
+	state_done(&a);
+	state_done(&b);
+	state_done(&c);
+}
+
+static void test_hand_over_nothing(void **state)
+{
+	struct state a;
+	struct record one = { .fields = { (char *)"governor" }, .n_fields = 1 };
+
+	(void)state;
+	assert_int_equal(state_init(&a, "win10", UUID_A, true), 0);
+	/* no state directory at all */
+	assert_int_equal(state_hand_over(&a, &one), 0);
+	assert_int_equal(state_add(&a, "governor", "cpu0", "schedutil", NULL), 0);
+	assert_int_equal(state_hand_over(&a, &a.records[0]), 0);
+	/* a record without a key is never shared */
+	assert_int_equal(state_hand_over(&a, &one), 0);
+	state_done(&a);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -665,6 +728,8 @@ int main(void)
 		T(test_file_names_distinct),
 		T(test_drop_last),
 		T(test_foreach_other),
+		T(test_hand_over),
+		T(test_hand_over_nothing),
 		T(test_malformed),
 		T(test_too_large),
 		T(test_lock),
