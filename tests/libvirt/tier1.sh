@@ -211,9 +211,9 @@ NODEV_BDF=0000:7f:1f.7
 # C: configured with the GPU function only: its IOMMU group is incomplete (sim)
 VM_HALF=vh-t1-half        UUID_HALF=6d1c0e1a-0000-4000-8000-000000000003
 # D, D2: both configured with the whole group (both rx590 functions) and
-# started at once: exactly one may get it (sim)
+# started at once: exactly one may get it; D2 has a space and UTF-8 in its name (sim)
 VM_PAIR=vh-t1-pair        UUID_PAIR=6d1c0e1a-0000-4000-8000-000000000004
-VM_PAIR2=vh-t1-pair2      UUID_PAIR2=6d1c0e1a-0000-4000-8000-000000000007
+VM_PAIR2="vh-t1 pair2 ü"  UUID_PAIR2=6d1c0e1a-0000-4000-8000-000000000007
 # F: devices = "hostdev", the group as managed <hostdev>s in the domain XML:
 # vfiohook's prepare succeeds, then libvirt's own start fails (no VFIO here,
 # and its PCI bus is empty): release must give the devices back (sim)
