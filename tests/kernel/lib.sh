@@ -159,7 +159,7 @@ run_guest() {
 		-device pcie-root-port,id=rp2,chassis=2,slot=2 \
 		-netdev hubport,id=n0,hubid=0 -device e1000e,bus=rp2,netdev=n0 \
 		-kernel "$KERNEL" -initrd "$WORK/initrd.cpio" \
-		-append "console=ttyS0 intel_iommu=on iommu=pt panic=-1 loglevel=4 vh.mode=$mode" \
+		-append "console=ttyS0 intel_iommu=on iommu=pt no_timer_check panic=-1 loglevel=4 vh.mode=$mode" \
 		-serial file:"$WORK/console.log" -serial file:"$WORK/results.log" \
 		"$@" </dev/null >"$WORK/qemu.out" 2>&1 &
 	QEMU_PID=$!

@@ -17,7 +17,7 @@ TIER_NAME="tier 2 (real kernel)"
 EXPECTED=(
 	t2.env.iommu t2.env.devices t2.env.gpu-group t2.env.host-drivers t2.env.no-vfio
 	t2.check
-	t2.release-noop
+	t2.release-noop t2.unconfigured-vm
 	t2.vga-only.refused t2.vga-only.names-sibling t2.vga-only.unchanged
 	t2.nodev.refused t2.nodev.unchanged
 	t2.late-fail.exit t2.late-fail.names-device t2.late-fail.unchanged t2.late-fail.was-late

@@ -21,8 +21,8 @@ set -euo pipefail
 CACHE=${VFIOHOOK_TEST_CACHE:-/var/cache/vfiohook-tests}
 # Kernel modules the guests need; their dependencies are added automatically.
 #   tier 2: the fake GPU (bochs + snd-hda-intel), the NIC, vfio
-#   tier 3: additionally virtio + 9p for the host /usr share
-GUEST_MODULES="vfio-pci vfio_iommu_type1 bochs snd-hda-intel e1000e virtio_pci 9pnet_virtio 9p"
+#   tier 3: additionally virtio + 9p for the host /usr and /etc shares, overlay
+GUEST_MODULES="vfio-pci vfio_iommu_type1 bochs snd-hda-intel e1000e virtio_pci 9pnet_virtio 9p overlay"
 # Bump when the layout of the cached initramfs changes.
 BASE_LAYOUT=1
 

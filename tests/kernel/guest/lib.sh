@@ -39,26 +39,34 @@ vh_end() {
 }
 say() { echo "VH: $*"; }
 
-uptime_s() { cut -d' ' -f1 /proc/uptime; }
+# Helpers avoid spawning programs where a shell builtin does: every exec is
+# slow under TCG (and in tier 3 it loads from 9p).
+uptime_s() {
+	read -r _up _ </proc/uptime
+	echo "$_up"
+}
 
 # ---------------------------------------------------------------- PCI/sysfs
 drv() { # bdf -> driver name, "none" when unbound
 	_l=$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null) || { echo none; return; }
-	basename "$_l"
+	echo "${_l##*/}"
 }
 ovr() { # bdf -> driver_override content
-	cat "/sys/bus/pci/devices/$1/driver_override" 2>/dev/null || echo "(unreadable)"
+	read -r _o <"/sys/bus/pci/devices/$1/driver_override" 2>/dev/null || _o="(unreadable)"
+	echo "$_o"
 }
 grp() { # bdf -> IOMMU group number, empty when none
 	_l=$(readlink "/sys/bus/pci/devices/$1/iommu_group" 2>/dev/null) || return 0
-	basename "$_l"
+	echo "${_l##*/}"
 }
 find_pci() { # vendor device [class] -> first matching BDF
 	for _d in /sys/bus/pci/devices/*; do
-		[ "$(cat "$_d/vendor")" = "$1" ] || continue
-		[ "$(cat "$_d/device")" = "$2" ] || continue
-		[ -z "${3:-}" ] || [ "$(cat "$_d/class")" = "$3" ] || continue
-		basename "$_d"
+		read -r _v <"$_d/vendor"
+		read -r _p <"$_d/device"
+		read -r _c <"$_d/class"
+		[ "$_v" = "$1" ] && [ "$_p" = "$2" ] || continue
+		[ -z "${3:-}" ] || [ "$_c" = "$3" ] || continue
+		echo "${_d##*/}"
 		return 0
 	done
 }
@@ -75,7 +83,7 @@ wait_drv() { # bdf driver [tenths]: poll until bound (no udev, probes may be asy
 # every PCI device, plus the hook's state directory.
 snapshot() { # file
 	for _d in /sys/bus/pci/devices/*; do
-		_b=$(basename "$_d")
+		_b=${_d##*/}
 		echo "$_b driver=$(drv "$_b") override=$(ovr "$_b")"
 	done >"$1"
 	# state files only: the hook's lock file may stay, it holds no state

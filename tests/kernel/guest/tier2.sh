@@ -94,6 +94,15 @@ snapshot "$T/s"
 vh_result t2.release-noop $? \
 	"release end with no prior prepare: exit $RC, output: '$(herr)', sysfs unchanged: $(cmp -s "$T/s0" "$T/s" && echo yes || echo no)"
 
+# ------------------------------------------------------------ a VM vfiohook does not manage
+# Same devices as <hostdev>, but the domain is not in kvm.conf: exit 0, touch nothing.
+domain_xml vh-other 5f1c2a7e-0d4b-4a59-9a64-6f0a8f1b2c09 "$GPU" "$AUD" >"$T/other.xml"
+run_hook "$T/other.xml" vh-other prepare begin -
+snapshot "$T/s"
+[ "$RC" = 0 ] && quiet_ok && same_snapshot "$T/s0" "$T/s"
+vh_result t2.unconfigured-vm $? \
+	"prepare begin of a domain not in kvm.conf: exit $RC, output: '$(herr)', sysfs unchanged: $(cmp -s "$T/s0" "$T/s" && echo yes || echo no)"
+
 # ------------------------------------------------------------ VGA function only
 write_conf "$CONF" <<EOF
 vm = (
