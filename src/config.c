@@ -71,7 +71,7 @@ void conf_done(struct conf *c)
 const struct vm_conf *conf_find(const struct conf *c, const char *name)
 {
 	for (size_t i = 0; i < c->n_vms; i++)
-		if (streq(c->vms[i].name, name))
+		if (c->vms[i].name && streq(c->vms[i].name, name))
 			return &c->vms[i];
 	return NULL;
 }
@@ -235,13 +235,21 @@ static bool shell_style_hint(struct conf *c, const char *text)
 	return true;
 }
 
-/* @include'd files are read by libconfig itself: hold them to the same ownership rules. */
-static int check_includes(struct conf *c, const char *text, const char *dir, bool relax_owner)
+/*
+ * @include'd files are read by libconfig itself: hold them, and the files they include, to the
+ * same ownership rules. libconfig resolves relative names against the top file's directory.
+ */
+static int check_includes(struct conf *c, const char *file, const char *text, const char *dir,
+			  bool relax_owner, unsigned depth)
 {
 	const char *p = text;
 	unsigned line = 0;
 	int ret = 0;
 
+	if (depth > 10) {
+		conf_error(c, file, 0, "@include nested more than 10 deep");
+		return -ELOOP;
+	}
 	while (*p) {
 		const char *eol = strchr(p, '\n');
 		size_t l = eol ? (size_t)(eol - p) : strlen(p);
@@ -254,19 +262,24 @@ static int check_includes(struct conf *c, const char *text, const char *dir, boo
 			const char *s = memchr(q, '"', l - (size_t)(q - p));
 			const char *e = s ? memchr(s + 1, '"', l - (size_t)(s + 1 - p)) : NULL;
 			char inc[PATH_MAX];
-			_cleanup_close_ int fd = -1;
+			_cleanup_free_ char *sub = NULL;
+			int r;
 
 			if (s && e) {
 				if ((e - s - 1) > 0 && s[1] == '/')
 					snprintf(inc, sizeof(inc), "%.*s", (int)(e - s - 1), s + 1);
 				else
 					snprintf(inc, sizeof(inc), "%s/%.*s", dir, (int)(e - s - 1), s + 1);
-				fd = open(inc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-				if (fd < 0) {
-					conf_error(c, NULL, line, "cannot open included file %s: %m", inc);
-					ret = -ENOENT;
-				} else if (check_file_safe(c, fd, inc, relax_owner) < 0)
-					ret = -EPERM;
+				r = read_text(c, inc, relax_owner, &sub);
+				if (r == -ENOENT) {
+					conf_error(c, file, line, "cannot open included file %s: %s", inc,
+						   strerror(ENOENT));
+					r = -EINVAL; /* not "no kvm.conf": the configuration is broken */
+				}
+				if (r == 0)
+					r = check_includes(c, inc, sub, dir, relax_owner, depth + 1);
+				if (r < 0 && ret == 0)
+					ret = r == -ENOENT ? -EINVAL : r;
 			}
 		}
 		p = eol ? eol + 1 : p + l;
@@ -289,7 +302,18 @@ static const char *type_name(int t)
 }
 
 static unsigned sline(const config_setting_t *s) { return config_setting_source_line(s); }
-static const char *sfile(const config_setting_t *s) { return config_setting_source_file(s); }
+/* libconfig names an included file as written in @include; say where it is */
+static char include_dir[PATH_MAX];
+static const char *sfile(const config_setting_t *s)
+{
+	static char full[PATH_MAX * 2];
+	const char *f = config_setting_source_file(s);
+
+	if (!f || f[0] == '/' || !include_dir[0])
+		return f;
+	snprintf(full, sizeof(full), "%s/%s", include_dir, f);
+	return full;
+}
 
 static int want_seconds(struct conf *c, const config_setting_t *s, double max, double *ret)
 {
@@ -382,7 +406,8 @@ static int parse_pci(struct conf *c, struct vm_conf *vm, const config_setting_t 
 				for (size_t k2 = 0; k2 < vm->n_pci; k2++)
 					dup |= pci_addr_equal(&vm->pci[k2], &a);
 				if (dup) {
-					conf_error(c, sfile(s), sline(s), "PCI address %s is listed twice", v);
+					conf_error(c, sfile(s), sline(e) ? sline(e) : sline(s),
+						   "PCI address %s is listed twice", v);
 					ret = -EINVAL;
 					continue;
 				}
@@ -804,9 +829,19 @@ bool conf_may_name(const struct conf *c, const char *text, const char *vm)
 	char quoted[300];
 	int n;
 
-	/* a name libconfig would have to escape, or an @include: only the full parse can tell */
-	if (strpbrk(vm, "\\\"") || strstr(text, "@include"))
+	/*
+	 * Only a full parse can tell when the file has escapes, an @include, C comments or
+	 * adjacent strings (libconfig joins "win" "10" into "win10").
+	 */
+	if (strpbrk(vm, "\\\"") || strchr(text, '\\') || strstr(text, "@include") || strstr(text, "/*"))
 		return true;
+	for (const char *q = strchr(text, '"'); q; q = strchr(q + 1, '"')) {
+		const char *after = q + 1;
+		while (*after == ' ' || *after == '\t' || *after == '\n' || *after == '\r')
+			after++;
+		if (*after == '"')
+			return true;
+	}
 	n = snprintf(quoted, sizeof(quoted), "\"%s\"", vm);
 	return n < 0 || (size_t)n >= sizeof(quoted) || strstr(text, quoted) != NULL;
 }
@@ -840,16 +875,23 @@ int conf_load_for(const char *path, bool relax_owner, const char *vm, struct con
 		return r;
 	}
 	incdir = dirname(dir);
-	r = check_includes(c, text, incdir, relax_owner);
+	r = check_includes(c, path, text, incdir, relax_owner, 0);
 	if (r < 0)
 		return r;
 
 	sym_config_init(&cfg);
 	sym_config_set_include_dir(&cfg, incdir);
+	snprintf(include_dir, sizeof(include_dir), "%s", incdir);
 	if (sym_config_read_string(&cfg, text) == CONFIG_FALSE) {
+		const char *f = config_error_file(&cfg);
+		char full[PATH_MAX * 2];
+
+		if (f && f[0] != '/') {
+			snprintf(full, sizeof(full), "%s/%s", incdir, f);
+			f = full;
+		}
 		if (!shell_style_hint(c, text))
-			conf_error(c, config_error_file(&cfg), (unsigned)config_error_line(&cfg), "%s",
-				   config_error_text(&cfg));
+			conf_error(c, f, (unsigned)config_error_line(&cfg), "%s", config_error_text(&cfg));
 		sym_config_destroy(&cfg);
 		return -EINVAL;
 	}

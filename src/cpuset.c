@@ -68,9 +68,11 @@ int cpuset_add_str(struct cpuset *set, const char *s)
 			cpuset_set(neg ? &excl : set, c);
 		while (*p == ' ' || *p == '\n')
 			p++;
-		if (*p == ',')
+		if (*p == ',') {
 			p++;
-		else if (*p)
+			if (!*p)
+				return -EINVAL; /* "1," */
+		} else if (*p)
 			return -EINVAL;
 	}
 	for (unsigned c = 0; c < CPUSET_MAX; c++)
@@ -104,8 +106,13 @@ void cpuset_format(const struct cpuset *set, char *buf, size_t size)
 			e++;
 		n = e == c ? snprintf(buf + o, size - o, "%s%u", o ? "," : "", c)
 			   : snprintf(buf + o, size - o, "%s%u-%u", o ? "," : "", c, e);
-		if (n < 0 || (size_t)n >= size - o)
+		if (n < 0 || (size_t)n >= size - o) {
+			/* never a cut number that names another CPU: end at the last whole item */
+			buf[o] = '\0';
+			if (o + 4 < size)
+				strcpy(buf + o, ",...");
 			return;
+		}
 		o += (size_t)n;
 		c = e;
 	}

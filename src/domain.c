@@ -81,7 +81,7 @@ static int to_kib(const char *value, const char *unit, uint64_t *ret)
 			return -EINVAL;
 		mul = units[i].bytes;
 	}
-	if (mul != 0 && v > UINT64_MAX / mul)
+	if (mul != 0 && v > (UINT64_MAX - 1023) / mul)
 		return -ERANGE;
 	*ret = (v * mul + 1023) / 1024;
 	return 0;
@@ -232,7 +232,9 @@ int domain_parse(const char *xml, size_t len, struct domain *ret, char *err, siz
 		snprintf(err, errlen, "libxml2 is not available");
 		return r;
 	}
-	doc = sym_xmlReadMemory(xml, (int)len, "domain.xml", NULL,
+	/* UTF-8, whatever the document declares: the DOCTYPE check above must see what the
+	 * parser sees (an EBCDIC document would hide it) */
+	doc = sym_xmlReadMemory(xml, (int)len, "domain.xml", "UTF-8",
 				XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	if (!doc) {
 		const xmlError *e = sym_xmlGetLastError();
@@ -244,6 +246,11 @@ int domain_parse(const char *xml, size_t len, struct domain *ret, char *err, siz
 		while (l > 0 && (msg[l - 1] == '\n' || msg[l - 1] == ' '))
 			msg[--l] = '\0';
 		snprintf(err, errlen, "malformed domain XML (line %d: %s)", e ? e->line : 0, msg);
+		return -EINVAL;
+	}
+	if (doc->intSubset || doc->extSubset) {
+		sym_xmlFreeDoc(doc);
+		snprintf(err, errlen, "domain XML with a DOCTYPE or ENTITY declaration refused");
 		return -EINVAL;
 	}
 	r = parse_tree(sym_xmlDocGetRootElement(doc), ret, err, errlen);

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -80,6 +81,39 @@ static void log_output(const char *name, char *buf, size_t *len, bool flush, cha
 	}
 	memmove(buf, buf + start, *len - start);
 	*len -= start;
+}
+
+/*
+ * Kills what a drop-in left behind. The hook is a child subreaper while scripts run, so a
+ * process a script detached (setsid cmd &) is re-parented to us when its parent exits, and
+ * is found among our children here. Our own children at this point are only such leftovers.
+ */
+static void kill_leftovers(void)
+{
+	char path[64];
+	_cleanup_free_ char *children = NULL;
+	char *save = NULL;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+	{
+		_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+		char buf[4096];
+		ssize_t n;
+		if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+			return;
+		buf[n] = '\0';
+		children = strdup(buf);
+	}
+	if (!children)
+		return;
+	for (char *p = strtok_r(children, " \n", &save); p; p = strtok_r(NULL, " \n", &save)) {
+		pid_t pid = (pid_t)strtol(p, NULL, 10);
+		if (pid > 0) {
+			log_info(STAGE, "killing process %d that a drop-in left running", (int)pid);
+			kill(pid, SIGKILL);
+			(void)waitpid(pid, NULL, 0);
+		}
+	}
 }
 
 static int run_one(const struct run *run, const char *path, const char *name, double timeout)
@@ -168,7 +202,9 @@ static int run_one(const struct run *run, const char *path, const char *name, do
 	}
 	log_output(name, buf, &len, true, last, sizeof(last));
 	close(pipefd[0]);
-	kill(-pid, SIGKILL); /* the script's whole session: leftovers must not outlive the hook */
+	kill(-pid, SIGKILL); /* the script's session; detached leftovers: kill_leftovers() */
+	if (exited)
+		kill_leftovers();
 	if (timed_out) {
 		if (!exited)
 			(void)waitpid(pid, &status, 0);
@@ -200,6 +236,7 @@ int scripts_run(struct run *run, bool stop_on_failure)
 		return 0;
 	if (lstat(dir, &st) < 0)
 		return 0;
+	(void)prctl(PR_SET_CHILD_SUBREAPER, 1); /* see kill_leftovers() */
 	if (S_ISREG(st.st_mode)) {
 		if (!(st.st_mode & 0111))
 			return 0;

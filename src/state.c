@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -98,22 +99,36 @@ static int unescape(char *s)
 	return 0;
 }
 
-/* File name for a VM: its UUID, or its name made safe ("name-" + escaped). */
+/*
+ * File name for a VM: its UUID, or its name made safe: "name-" + the name with every byte but
+ * [A-Za-z0-9-] written as _XX ('_' too, so the escape is unambiguous); a name too long for
+ * that is cut and followed by a hash of the whole name.
+ */
 static void file_name(const char *vm, const char *uuid, char *out, size_t size)
 {
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
 	size_t o;
+	bool cut = false;
 
 	if (uuid && uuid[0]) {
 		snprintf(out, size, "%s.state", uuid);
 		return;
 	}
+	for (const unsigned char *p = (const unsigned char *)vm; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
 	o = (size_t)snprintf(out, size, "name-");
-	for (const unsigned char *p = (const unsigned char *)vm; *p && o + 8 < size; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '_')
+	for (const unsigned char *p = (const unsigned char *)vm; *p; p++) {
+		if (o + 3 + 1 + 16 + 7 >= size) {
+			cut = true;
+			break;
+		}
+		if (isalnum(*p) || *p == '-')
 			out[o++] = (char)*p;
 		else
 			o += (size_t)snprintf(out + o, size - o, "_%02x", *p);
 	}
+	if (cut)
+		o += (size_t)snprintf(out + o, size - o, "~%016llx", (unsigned long long)h);
 	snprintf(out + o, size - o, ".state");
 }
 

@@ -345,6 +345,14 @@ EOS
 	vh rx590 release end - < "$RX590_XML"
 	rm -f "$d/30-daemon.sh"
 
+	printf '#!/bin/sh\nsetsid sleep 61.25 > /dev/null 2>&1 < /dev/null &\nsleep 0.3\nexit 0\n' > "$d/30-detached.sh"
+	chmod 755 "$d/30-detached.sh"
+	vh rx590 prepare begin < "$RX590_XML"
+	check "drop-ins: a process a drop-in detached with setsid does not outlive the hook" '[ "$RC" = 0 ] && ! pgrep -f "sleep 61.25" >/dev/null'
+	pkill -f "sleep 61.25"
+	vh rx590 release end - < "$RX590_XML"
+	rm -f "$d/30-detached.sh"
+
 	printf '#!/bin/sh\nexit 0\n' > "$d/40-writable.sh"
 	chmod 777 "$d/40-writable.sh"
 	vh rx590 prepare begin < "$RX590_XML"
