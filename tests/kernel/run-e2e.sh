@@ -44,7 +44,7 @@ make_initrd "$stage" "$WORK/initrd.cpio"
 # $CACHE/e2e-guest is the guest's own writable cache (libvirt's QEMU
 # capabilities, which take tens of seconds to probe under TCG).
 mkdir -p "$CACHE/e2e-guest"
-run_guest e2e 2048 "${VH_QEMU_TIMEOUT:-420}" \
+run_guest e2e 2048 "${VH_QEMU_TIMEOUT:-300}" \
 	-virtfs local,path=/usr,mount_tag=usr,security_model=none,readonly=on \
 	-virtfs local,path=/etc,mount_tag=etc,security_model=none,readonly=on \
 	-virtfs local,path="$CACHE/e2e-guest",mount_tag=vhcache,security_model=none

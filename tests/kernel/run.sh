@@ -59,7 +59,7 @@ LIBS=$(libs_cpio "$BIN" "${dl[@]}")
 make_initrd "$stage" "$WORK/initrd.cpio" "$LIBS"
 log "initramfs payload built in $(echo "$(date +%s.%N) - $T0" | bc)s ($(du -h "$WORK/initrd.cpio" | cut -f1))"
 
-run_guest tier2 1024 "${VH_QEMU_TIMEOUT:-300}"
+run_guest tier2 1024 "${VH_QEMU_TIMEOUT:-180}"
 collect "${EXPECTED[@]}"
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]

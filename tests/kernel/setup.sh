@@ -26,6 +26,9 @@ GUEST_MODULES="vfio-pci vfio_iommu_type1 bochs snd-hda-intel e1000e virtio_pci 9
 # Bump when the layout of the cached initramfs changes.
 BASE_LAYOUT=1
 
+# stdout carries only the final variable assignments (the runners eval
+# them); everything else, including the tools' output, goes to stderr.
+exec 3>&1 1>&2
 say() { echo "setup: $*" >&2; }
 die() { say "$*"; exit 1; }
 
@@ -131,5 +134,6 @@ fi
 	printf 'KERNEL=%q\n' "$KERNEL"
 	printf 'MODROOT=%q\n' "$MODROOT"
 	printf 'BASE_CPIO=%q\n' "$BASE_CPIO"
-} | tee "$CACHE/env.tmp"
+} >"$CACHE/env.tmp"
 mv "$CACHE/env.tmp" "$CACHE/env"
+cat "$CACHE/env" >&3

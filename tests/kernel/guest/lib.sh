@@ -131,14 +131,14 @@ domain_xml() {
 
 HOOK=${HOOK:-/etc/libvirt/hooks/qemu}
 # run_hook xmlfile VM OP SUBOP EXTRA: invoke the hook exactly as libvirt does
-# (argv[0] = the hook path, environment replaced, XML on stdin). Sets RC and
+# (argv[0] = the hook path, the environment libvirtd gives it, XML on stdin). Sets RC and
 # leaves stdout/stderr in $HOUT/$HERR; logs everything on the console.
 HOUT=/tmp/hook.out
 HERR=/tmp/hook.err
 run_hook() {
 	_xml=$1; shift
 	_t0=$(uptime_s)
-	env -i LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+	env -i LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/ \
 		"$HOOK" "$@" <"$_xml" >"$HOUT" 2>"$HERR"
 	RC=$?
 	say "hook $* -> rc=$RC in $(awk -v a="$_t0" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }')s, stdout=$(wc -c <"$HOUT")B, stderr:"
