@@ -11,7 +11,7 @@
 set -uo pipefail
 TIER_ID=t3
 TIER_NAME="tier 3 (libvirt + VFIO end to end)"
-# shellcheck source=lib.sh
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
 EXPECTED=(

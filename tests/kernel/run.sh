@@ -10,7 +10,7 @@
 set -uo pipefail
 TIER_ID=t2
 TIER_NAME="tier 2 (real kernel)"
-# shellcheck source=lib.sh
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
 # Every check the guest must report (guest/tier2.sh); a missing one fails.
