@@ -82,6 +82,10 @@ build/simhost: tests/simhost/simhost.c | build/obj
 	@echo "  CC      $@"
 	$(Q)$(CC) $(BASE_CFLAGS) -O2 -g -o $@ $< $(shell $(PKG_CONFIG) --cflags --libs fuse3) -lpthread
 
+build/simsystemd: tests/simsystemd/simsystemd.c | build/obj
+	@echo "  CC      $@"
+	$(Q)$(CC) $(BASE_CFLAGS) -O2 -g -o $@ $< $(shell $(PKG_CONFIG) --cflags --libs libsystemd)
+
 deps:
 	sh tests/deps.sh
 
@@ -111,7 +115,7 @@ check:
 	@sh tests/deps.sh
 	@$(MAKE) --no-print-directory check-all
 
-check-all: build/vfiohook build/asan/vfiohook build/simhost $(UNIT_TESTS)
+check-all: build/vfiohook build/asan/vfiohook build/simhost build/simsystemd $(UNIT_TESTS)
 	@sh tests/check-all.sh
 
 N ?= 2000

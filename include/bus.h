@@ -17,7 +17,8 @@ void bus_close(struct sd_bus *bus);
 
 /* "active", "inactive", ...; -ENOENT when the unit is not loaded. */
 int bus_unit_state(struct sd_bus *bus, const char *unit, char *ret, size_t size);
-/* Runs StopUnit/StartUnit ("replace") and waits for the job's JobRemoved; 0 iff "done". */
+/* Runs StopUnit/StartUnit ("replace") and waits for the job's JobRemoved; 0 iff "done";
+ * -ECANCELED when systemd refused the call itself (no job was made, nothing changed). */
 int bus_unit_job(struct sd_bus *bus, const char *method, const char *unit, double timeout,
 		 char *result, size_t size);
 /* Manager.SystemState ("running", "stopping", ...). */

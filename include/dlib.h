@@ -36,7 +36,7 @@
 	X(virConnectOpenReadOnly) X(virConnectClose) X(virDomainLookupByName)                      \
 	X(virDomainGetXMLDesc) X(virDomainFree) X(virSetErrorFunc) X(virGetLastErrorMessage)
 #define DL_BUS_SYMBOLS(X)                                                                          \
-	X(sd_bus_open_system) X(sd_bus_new) X(sd_bus_set_address) X(sd_bus_start)                 \
+	X(sd_bus_open_system) X(sd_bus_new) X(sd_bus_set_address) X(sd_bus_start) X(sd_bus_set_bus_client)                 \
 	X(sd_bus_flush_close_unref) X(sd_bus_call_method) X(sd_bus_message_unref)                 \
 	X(sd_bus_message_read) X(sd_bus_error_free) X(sd_bus_match_signal) X(sd_bus_slot_unref)   \
 	X(sd_bus_process) X(sd_bus_wait) X(sd_bus_get_property_string) X(sd_bus_message_new_method_call) \

@@ -50,6 +50,8 @@ extern const struct stage stage_isolation;
 
 /* Has another VM's state a record for this shared resource? */
 bool hook_shared_held(const struct run *run, const char *stage, const char *key);
+/* Has this VM's own state one already? */
+bool hook_shared_held_by_self(const struct run *run, const char *stage, const char *key);
 
 /* Drop-in scripts of hooks_dir/VM/OP/SUBOP; returns < 0 when one failed (already logged). */
 int scripts_run(struct run *run, bool stop_on_failure);

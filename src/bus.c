@@ -26,7 +26,8 @@ static int fail(sd_bus_error *e, int r)
 	return r < 0 ? r : -EIO;
 }
 
-static int connect_address(const char *address, sd_bus **ret)
+/* bus_client: a bus daemon wants Hello first; systemd's private socket is peer to peer */
+static int connect_address(const char *address, bool bus_client, sd_bus **ret)
 {
 	sd_bus *bus = NULL;
 	int r;
@@ -34,7 +35,9 @@ static int connect_address(const char *address, sd_bus **ret)
 	r = sym_sd_bus_new(&bus);
 	if (r < 0)
 		return r;
-	r = sym_sd_bus_set_address(bus, address);
+	r = sym_sd_bus_set_bus_client(bus, bus_client);
+	if (r >= 0)
+		r = sym_sd_bus_set_address(bus, address);
 	if (r >= 0)
 		r = sym_sd_bus_start(bus);
 	if (r < 0) {
@@ -59,14 +62,14 @@ int bus_connect(sd_bus **ret)
 	r = host_path(path, sizeof(path), "/run/dbus/system_bus_socket");
 	if (r >= 0 && access(path, F_OK) == 0) {
 		snprintf(address, sizeof(address), "unix:path=%s", path);
-		if (connect_address(address, ret) >= 0)
+		if (connect_address(address, true, ret) >= 0)
 			return 0;
 	}
 	r = host_path(path, sizeof(path), "/run/systemd/private");
 	if (r < 0)
 		return r;
 	snprintf(address, sizeof(address), "unix:path=%s", path);
-	r = connect_address(address, ret);
+	r = connect_address(address, false, ret);
 	if (r < 0)
 		snprintf(last_error, sizeof(last_error), "cannot reach systemd (no system bus, no %s): %s", path,
 			 strerror(-r));
@@ -164,15 +167,16 @@ int bus_unit_job(sd_bus *bus, const char *method, const char *unit, double timeo
 	const char *job;
 	int r;
 
-	/* subscribe before the call, so the job's end cannot be missed; no sender filter: over
-	 * the private socket, systemd's messages carry none */
+	/* subscribe before the call, so the job's end cannot be missed; no sender filter, which
+	 * works the same over the bus and over the private socket */
 	r = sym_sd_bus_match_signal(bus, &slot, NULL, PATH, MANAGER, "JobRemoved", on_job_removed, &w);
 	if (r < 0)
 		return fail(NULL, r);
 	r = sym_sd_bus_call_method(bus, DEST, PATH, MANAGER, method, &e, &m, "ss", unit, "replace");
 	if (r < 0) {
 		sym_sd_bus_slot_unref(slot);
-		return fail(&e, r);
+		fail(&e, r);
+		return -ECANCELED; /* refused: no job, nothing changed */
 	}
 	r = sym_sd_bus_message_read(m, "o", &job);
 	if (r >= 0)

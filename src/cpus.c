@@ -131,8 +131,10 @@ static int isolation_prepare(struct run *run)
 		if (host_is_dry_run())
 			continue;
 		r = bus_set_allowed_cpus(bus, units[i], mask, len);
-		if (r < 0)
+		if (r < 0) {
+			(void)state_drop_last(run->state); /* refused: the unit is as it was */
 			r = log_fail(STAGE, 0, "cannot set AllowedCPUs of %s: %s", units[i], bus_last_error());
+		}
 		else
 			log_info(STAGE, "%s limited to CPUs %s", units[i], list);
 	}

@@ -36,9 +36,16 @@ static int display_prepare(struct run *run)
 		const char *unit = unit_name(vm->units[i]);
 		char state[32] = "active", result[32];
 
-		if (bus && bus_unit_state(bus, unit, state, sizeof(state)) == -ENOENT) {
-			log_info(STAGE, "%s is not installed; nothing to stop", unit);
-			continue;
+		if (bus) {
+			int k = bus_unit_state(bus, unit, state, sizeof(state));
+			if (k == -ENOENT) {
+				log_info(STAGE, "%s is not installed; nothing to stop", unit);
+				continue;
+			}
+			if (k < 0) {
+				r = log_fail(STAGE, 0, "cannot tell whether %s runs: %s", unit, bus_last_error());
+				break;
+			}
 		}
 		if (!streq(state, "active") && !streq(state, "activating") && !streq(state, "reloading")) {
 			log_info(STAGE, "%s is %s; nothing to stop", unit, state);
@@ -57,6 +64,8 @@ static int display_prepare(struct run *run)
 		if (host_is_dry_run())
 			continue;
 		r = bus_unit_job(bus, "StopUnit", unit, vm->unit_timeout, result, sizeof(result));
+		if (r == -ECANCELED)
+			(void)state_drop_last(run->state); /* refused: it still runs, nothing to undo */
 		if (r < 0)
 			r = log_fail(STAGE, 0, "cannot stop %s: %s", unit, bus_last_error());
 		else

@@ -46,6 +46,16 @@ bool hook_shared_held(const struct run *run, const char *stage, const char *key)
 	return state_foreach_other(run->state, held, &q) > 0;
 }
 
+bool hook_shared_held_by_self(const struct run *run, const char *stage, const char *key)
+{
+	for (size_t i = 0; i < run->state->n_records; i++) {
+		const struct record *r = &run->state->records[i];
+		if (r->n_fields >= 2 && streq(r->fields[0], stage) && streq(r->fields[1], key))
+			return true;
+	}
+	return false;
+}
+
 static const struct stage *stage_by_name(const char *name)
 {
 	for (size_t i = 0; i < ELEMENTSOF(stages); i++)

@@ -262,6 +262,17 @@ static int record_new_modules(struct run *run, char before[][64], size_t n_befor
 	return 0;
 }
 
+/* Another VM loaded the vfio modules: hold them too, so the last VM to release unloads them. */
+static int hold_module(const struct state *other, const struct record *rec, void *data)
+{
+	struct run *run = data;
+
+	if (rec->n_fields == 2 && streq(rec->fields[0], "module") &&
+	    !hook_shared_held_by_self(run, "module", rec->fields[1]))
+		return state_add(run->state, "module", rec->fields[1], NULL) < 0 ? -EIO : 0;
+	return 0;
+}
+
 static int ensure_vfio(struct run *run)
 {
 	static const char *const mods[] = { "vfio_pci", "vfio_iommu_type1" };
@@ -269,6 +280,9 @@ static int ensure_vfio(struct run *run)
 	size_t n_before = 0;
 	bool loading = false;
 	int r = 0;
+
+	if (state_foreach_other(run->state, hold_module, run) < 0)
+		return log_fail(STAGE, EIO, "cannot record state");
 
 	for (size_t i = 0; i < ELEMENTSOF(mods); i++) {
 		if (host_module_loaded(mods[i]) ||
@@ -325,7 +339,7 @@ static int detach(struct run *run, const char *bdf, double timeout, double unbin
 	if (!streq(drv, NO_DRIVER)) {
 		r = host_write_str(bdf, unbind_timeout, "/sys/bus/pci/devices/%s/driver/unbind", bdf);
 		if (r == -ETIMEDOUT)
-			return log_fail(STAGE, r,
+			return log_fail(STAGE, 0,
 					"unbinding %s from %s did not finish within %.0f s (is something still "
 					"using the GPU?)",
 					bdf, drv, unbind_timeout);
@@ -338,8 +352,8 @@ static int detach(struct run *run, const char *bdf, double timeout, double unbin
 	r = host_wait_link("vfio-pci", timeout, "/sys/bus/pci/devices/%s/driver", bdf);
 	if (r < 0) {
 		driver_of(bdf, drv, sizeof(drv));
-		return log_fail(STAGE, r, "%s did not bind to vfio-pci within %.1f s (driver: %s)", bdf,
-				timeout, drv);
+		return log_fail(STAGE, r == -ETIMEDOUT ? 0 : r,
+				"%s did not bind to vfio-pci within %.1f s (driver: %s)", bdf, timeout, drv);
 	}
 	log_info(STAGE, "%s: %s -> vfio-pci", bdf, drv);
 	return 0;
@@ -417,8 +431,8 @@ static int pci_undo(struct run *run, const struct record *rec)
 	r = host_wait_link(orig, timeout, "/sys/bus/pci/devices/%s/driver", bdf);
 	if (r < 0) {
 		driver_of(bdf, drv, sizeof(drv));
-		return log_error(STAGE, r, "%s did not return to %s within %.1f s (driver: %s)", bdf, orig,
-				 timeout, drv);
+		return log_error(STAGE, r == -ETIMEDOUT ? 0 : r,
+				 "%s did not return to %s within %.1f s (driver: %s)", bdf, orig, timeout, drv);
 	}
 	log_info(STAGE, "%s: vfio-pci -> %s", bdf, orig);
 	return 0;
@@ -430,7 +444,39 @@ const struct stage stage_pci = {
 	.undo = pci_undo,
 };
 
-/* Record: module NAME (loaded by vfiohook; unloaded again once nothing uses it) */
+/* Is any device bound to a PCI driver of this module? The kernel would unbind it on unload. */
+static bool module_has_devices(const char *module)
+{
+	char drivers[8][64];
+	size_t n = 0;
+	struct dirent *de;
+	DIR *d;
+	bool used = false;
+
+	d = host_opendir("/sys/module/%s/drivers", module);
+	while (d && (de = readdir(d)) && n < ELEMENTSOF(drivers))
+		if (strncmp(de->d_name, "pci:", 4) == 0 && strlen(de->d_name + 4) < sizeof(drivers[0]))
+			memcpy(drivers[n++], de->d_name + 4, strlen(de->d_name + 4) + 1);
+	if (d)
+		closedir(d);
+	if (streq(module, "vfio_pci") && n < ELEMENTSOF(drivers))
+		strcpy(drivers[n++], "vfio-pci");
+	for (size_t i = 0; !used && i < n; i++) {
+		d = host_opendir("/sys/bus/pci/drivers/%s", drivers[i]);
+		while (d && !used && (de = readdir(d))) {
+			struct pci_addr a;
+			used = pci_addr_parse(de->d_name, &a) == 0;
+		}
+		if (d)
+			closedir(d);
+	}
+	return used;
+}
+
+/*
+ * Record: module NAME (loaded by vfiohook; unloaded again once nothing uses it), or the same
+ * record as a hold by a VM that found it loaded for another VM (shared: the last one unloads).
+ */
 static int module_undo(struct run *run, const struct record *rec)
 {
 	int r;
@@ -439,6 +485,12 @@ static int module_undo(struct run *run, const struct record *rec)
 		return log_error("module", EINVAL, "malformed state record");
 	if (!host_is_dry_run() && !host_module_loaded(rec->fields[1]))
 		return 0;
+	if (module_has_devices(rec->fields[1])) {
+		/* a driver's bound devices hold no module reference: unloading would take them
+		 * from whoever uses them (another VM, or the admin) */
+		log_info("module", "%s still drives devices; leaving it loaded", rec->fields[1]);
+		return 0;
+	}
 	r = host_module_unload(rec->fields[1]);
 	if (r == -EBUSY || r == -EAGAIN) {
 		log_info("module", "%s is in use; leaving it loaded", rec->fields[1]);
@@ -453,4 +505,5 @@ const struct stage stage_module = {
 	.name = "module",
 	.prepare = NULL,
 	.undo = module_undo,
+	.shared = true,
 };

@@ -208,6 +208,21 @@ t_two_vms() {
 	sim_down
 }
 
+t_foreign_vfio_device() {
+	# a device the admin put on vfio-pci while the VM ran: vfiohook loaded vfio-pci for the
+	# VM, but unloading it at release would unbind that device too
+	sim_up win10
+	vh win10 prepare begin < "$WIN10_XML"
+	echo vfio-pci > "$T/root/sys/bus/pci/devices/0000:01:00.0/driver_override"
+	echo 0000:01:00.0 > "$T/root/sys/bus/pci/devices/0000:01:00.0/driver/unbind"
+	echo 0000:01:00.0 > "$T/root/sys/bus/pci/drivers_probe"
+	vh win10 release end - < "$WIN10_XML"
+	check "foreign vfio-pci device: release exits 0" '[ "$RC" = 0 ]'
+	check "foreign vfio-pci device: stays on vfio-pci (module kept loaded)" '[ "$(drv 0000:01:00.0)" = vfio-pci ]'
+	check "foreign vfio-pci device: the GPU is back on its drivers" '[ "$(drv 0000:09:00.0)" = nvidia ] && [ "$(drv 0000:09:00.3)" = nvidia-gpu ]'
+	sim_down
+}
+
 t_managed_reattach() {
 	# libvirt reattached a managed device itself before release end: release must cope
 	sim_up rx590
@@ -412,6 +427,7 @@ for VFIOHOOK in $BINARIES; do
 	t_other_vms_and_ops
 	t_two_vms
 	t_managed_reattach
+	t_foreign_vfio_device
 	t_unfinished_prepare
 	t_bad_input
 	t_names_with_spaces
