@@ -1,0 +1,335 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# selftest.sh [SIMHOST]: mount the simulated host and check its kernel
+# semantics with plain shell commands.  Prints "ok: ..." or "FAIL: ..." per
+# check and ends with "N passed, N failed"; exits 1 if any check failed and
+# 77 if FUSE is not usable here.  SIMHOST defaults to build/simhost; when it
+# does not exist the script compiles simhost.c into its temporary directory.
+set -u
+export LC_ALL=C
+
+here=$(cd "$(dirname "$0")" && pwd)
+# Run in a private mount namespace when possible: a process elsewhere that
+# unshares its mount namespace while our FUSE mount exists would otherwise
+# keep a copy of it, and the daemon alive, after we unmount.
+if [ -z "${SIMHOST_SELFTEST_NS:-}" ] && [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+	SIMHOST_SELFTEST_NS=1 exec unshare -m --propagation private bash "$here/selftest.sh" "$@"
+fi
+top=$(cd "$here/../.." && pwd)
+sim=${1:-$top/build/simhost}
+pass=0
+fail=0
+mnt=""
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/simhost-selftest.XXXXXX") || exit 1
+
+cleanup() {
+	if [ -n "$mnt" ] && mountpoint -q "$mnt" 2>/dev/null; then
+		fusermount3 -u "$mnt" 2>/dev/null || umount "$mnt" 2>/dev/null
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+ok() { pass=$((pass + 1)); echo "ok: $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+# check DESCRIPTION COMMAND...: passes when the command succeeds.
+check() {
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else bad "$what"; fi
+}
+# wr FILE DATA: exactly one write() of DATA to FILE (the shell's printf may
+# split at newlines, dd does not); prints the error text, if any.
+wr() {
+	local err r
+	printf '%s' "$2" >"$tmp/data"
+	err=$(dd if="$tmp/data" of="$1" bs=65536 conv=notrunc status=none 2>&1)
+	r=$?
+	[ $r -eq 0 ] || printf '%s\n' "${err##*: }"
+	return $r
+}
+# fails_with TEXT FILE DATA: the write must fail with strerror TEXT.
+fails_with() {
+	local out
+	if out=$(wr "$2" "$3"); then
+		echo "  (write to $2 succeeded, expected: $1)"
+		return 1
+	fi
+	[ "$out" = "$1" ] || { echo "  (got: $out, expected: $1)"; return 1; }
+}
+# eq A B: string equality that shows the difference.
+eq() {
+	[ "$1" = "$2" ] || { echo "  (got '$1', expected '$2')"; return 1; }
+}
+# link_of PATH: the basename of a symlink's target, empty when absent.
+link_of() {
+	local t
+	t=$(readlink "$1" 2>/dev/null) || return 0
+	basename "$t"
+}
+now_ms() { date +%s%3N; }
+# wait_for SECONDS COMMAND...: poll the command every 50 ms.
+wait_for() {
+	local end=$(($(now_ms) + ${1%.*} * 1000 + 999)) s=$1
+	shift
+	while ! "$@"; do
+		[ "$(now_ms)" -lt "$end" ] || return 1
+		sleep 0.05
+	done
+}
+# Start simhost: mount SPEC on $mnt with the fault file $tmp/faults.
+start() {
+	mnt=$tmp/mnt
+	mkdir -p "$mnt"
+	"$sim" --spec "$1" --faults "$tmp/faults" --log "$tmp/log" "$mnt"
+}
+stop() {
+	fusermount3 -u "$mnt" || umount "$mnt"
+	mnt=""
+}
+
+if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
+	echo "skip: no /dev/fuse or fusermount3 here"
+	exit 77
+fi
+if [ ! -x "$sim" ]; then
+	sim=$tmp/simhost
+	# shellcheck disable=SC2046
+	cc -std=gnu17 -O1 $(pkg-config --cflags fuse3) -o "$sim" "$here/simhost.c" \
+		$(pkg-config --libs fuse3) || { echo "FAIL: cannot build simhost"; exit 1; }
+fi
+
+# ---------------------------------------------------------------------------
+# Spec parsing is strict and reports the line.
+printf 'pci 0000:00:01.0 class=0x030000 vendor=0x10de device=0x1e84 colour=red\n' >"$tmp/bad1.spec"
+printf '# c\n\npci 0000:00:01.0 class=0x030000 vendor=0x10de\n' >"$tmp/bad2.spec"
+printf 'driver nvidia module=nvidia\n' >"$tmp/bad3.spec"
+printf 'pci 0000:00:01.0 class=0x030000 vendor=0x10de device=0x1e84 driver=vfio-pci\ndriver vfio-pci ids=none\n' >"$tmp/bad4.spec"
+check "spec: unknown field is an error with its line" \
+	eval '"$sim" --check --spec "$tmp/bad1.spec" 2>&1 | grep -q "bad1.spec:1: unknown field .colour=red"'
+check "spec: missing field is an error with its line" \
+	eval '"$sim" --check --spec "$tmp/bad2.spec" 2>&1 | grep -q "bad2.spec:3: missing device="'
+check "spec: undeclared module is an error" \
+	eval '! "$sim" --check --spec "$tmp/bad3.spec" 2>/dev/null'
+check "spec: initial binding must match the driver" \
+	eval '"$sim" --check --spec "$tmp/bad4.spec" 2>&1 | grep -q "bad4.spec:1: .*cannot be bound"'
+check "spec: both example hosts parse" \
+	eval '"$sim" --check --spec "$here/hosts/win10.spec" && "$sim" --check --spec "$here/hosts/rx590.spec"'
+
+# An empty host: the tree skeleton and an empty mountinfo.
+printf '# nothing\n' >"$tmp/empty.spec"
+if start "$tmp/empty.spec"; then
+	check "empty host: proc/self/mountinfo exists and is empty" \
+		eval '[ -f "$mnt/proc/self/mountinfo" ] && [ -z "$(cat "$mnt/proc/self/mountinfo")" ]'
+	check "empty host: dev/vfio/vfio exists when no vfio module is declared" \
+		test -e "$mnt/dev/vfio/vfio"
+	stop
+else
+	bad "mount the empty host"
+fi
+
+# ---------------------------------------------------------------------------
+start "$here/hosts/win10.spec" || { bad "mount win10.spec"; echo "$pass passed, $fail failed"; exit 1; }
+ok "mount win10.spec (daemonized after the mount was ready)"
+root=$tmp/root
+mkdir -p "$root/run"
+ln -s "$mnt/sys" "$root/sys"
+ln -s "$mnt/proc" "$root/proc"
+ln -s "$mnt/dev" "$root/dev"
+S=$root/sys
+PCI=$S/bus/pci
+GPU=$PCI/devices/0000:09:00.0
+AUD=$PCI/devices/0000:09:00.1
+
+check "attributes: class, vendor, device" \
+	eq "$(cat "$GPU/class" "$GPU/vendor" "$GPU/device" | tr '\n' ' ')" "0x030000 0x10de 0x1e84 "
+check "attributes: driver_override reads (null)" eq "$(cat "$GPU/driver_override")" "(null)"
+check "links: driver is relative with the right depth" \
+	eq "$(readlink "$GPU/driver")" "../../../../bus/pci/drivers/nvidia"
+check "links: iommu_group" eq "$(readlink "$GPU/iommu_group")" "../../../../kernel/iommu_groups/16"
+check "links: bus/pci/devices entry" \
+	eq "$(readlink "$GPU")" "../../../devices/pci0000:00/0000:00:03.1/0000:09:00.0"
+check "links: iommu_groups/16/devices entry" \
+	eq "$(readlink "$S/kernel/iommu_groups/16/devices/0000:09:00.0")" \
+	"../../../../devices/pci0000:00/0000:00:03.1/0000:09:00.0"
+check "links: group 16 has the six devices" \
+	eq "$(ls "$S/kernel/iommu_groups/16/devices" | tr '\n' ' ')" \
+	"0000:00:03.0 0000:00:03.1 0000:09:00.0 0000:09:00.1 0000:09:00.2 0000:09:00.3 "
+check "links: a root-bus device's driver link has three .." \
+	eq "$(readlink "$PCI/devices/0000:00:17.0/driver")" "../../../bus/pci/drivers/ahci"
+check "links: driver module link" eq "$(readlink "$PCI/drivers/xhci_hcd/module")" "../../../../module/xhci_pci"
+check "links: module holders" eq "$(ls "$S/module/nvidia/holders" | tr '\n' ' ')" "nvidia_modeset nvidia_uvm "
+check "links: dev/block resolves to the disk under its controller" \
+	eq "$(cat "$S/dev/block/8:0/dev") $(readlink "$S/dev/block/8:0")" \
+	"8:0 ../../devices/pci0000:00/0000:00:17.0/block/sda"
+# all_links_inside: every symlink is relative and resolves to something inside the mount.
+all_links_inside() {
+	local real out
+	real=$(cd "$mnt" && pwd -P)
+	[ -z "$(find "$mnt" -type l -lname "/*")" ] || return 1
+	out=$(find "$mnt" -type l -print0 | xargs -0 realpath -e) || return 1
+	[ -z "$(printf '%s\n' "$out" | grep -v "^$real/")" ]
+}
+check "links: every symlink is relative and resolves inside the mount" all_links_inside
+check "mountinfo: the root line" \
+	eq "$(cat "$root/proc/self/mountinfo")" "21 1 8:0 / / rw,relatime - ext4 /dev/sda rw"
+check "module: refcnt counts loaded holders" eq "$(cat "$S/module/nvidia/refcnt")" "2"
+check "module: initstate" eq "$(cat "$S/module/nvidia/initstate")" "live"
+check "module: vfio_pci not loaded, no vfio-pci driver" \
+	eval '[ ! -e "$S/module/vfio_pci" ] && [ ! -e "$PCI/drivers/vfio-pci" ]'
+check "dev: no /dev/vfio/vfio while vfio is not loaded" test ! -e "$root/dev/vfio/vfio"
+check "write-only: reading bind fails EACCES" \
+	eval '! cat "$PCI/drivers/nvidia/bind" 2>"$tmp/err" && grep -q "Permission denied" "$tmp/err"'
+check "write-only: reading drivers_probe fails EACCES" \
+	eval '! cat "$PCI/drivers_probe" 2>/dev/null'
+check "read-only: writing vendor fails EACCES" fails_with "Permission denied" "$GPU/vendor" "0x1234"
+check "absent: files the spec does not create do not exist" \
+	eval '[ ! -e "$GPU/remove" ] && [ ! -e "$GPU/reset" ] && [ ! -e "$S/class/vtconsole" ]'
+check "absent: creating a file fails EACCES" fails_with "Permission denied" "$S/bus/pci/newfile" "x"
+check "absent: mkdir outside sys/module fails EPERM" \
+	eval '! mkdir "$S/bus/pci/foo" 2>"$tmp/err" && grep -q "Operation not permitted" "$tmp/err"'
+check "absent: rm of a link fails" eval '! rm -f "$GPU/driver" 2>/dev/null && [ -L "$GPU/driver" ]'
+
+snap0=$tmp/snap0
+"$here/snapshot.sh" "$mnt" >"$snap0"
+check "snapshot: lists files, contents and links" \
+	eval 'grep -qx "f 644 sys/devices/pci0000:00/0000:00:03.1/0000:09:00.0/driver_override" "$snap0" &&
+	      grep -qx "  | (null)" "$snap0" && grep -q "^l sys/bus/pci/devices/0000:09:00.0 -> " "$snap0" &&
+	      grep -qx "f 200 sys/bus/pci/drivers_probe (write-only)" "$snap0"'
+
+# ---------------------------------------------------------------------------
+# driver_override
+check "override: 'name\\n' sets" eval 'wr "$AUD/driver_override" "vfio-pci
+" && eq "$(cat "$AUD/driver_override")" vfio-pci'
+check "override: 'name' without newline sets" eval 'wr "$AUD/driver_override" "pci-stub" && eq "$(cat "$AUD/driver_override")" pci-stub'
+check "override: stops at the first newline" eval 'wr "$AUD/driver_override" "a
+b" && eq "$(cat "$AUD/driver_override")" a'
+check "override: an empty open+truncate changes nothing" eval ': >"$AUD/driver_override" && eq "$(cat "$AUD/driver_override")" a'
+check "override: '\\n' clears to (null)" eval 'wr "$AUD/driver_override" "
+" && eq "$(cat "$AUD/driver_override")" "(null)"'
+long=$(head -c 4095 /dev/zero | tr '\0' x)
+check "override: 4095 bytes fail EINVAL" fails_with "Invalid argument" "$AUD/driver_override" "$long"
+check "override: a failed write changes nothing" eq "$(cat "$AUD/driver_override")" "(null)"
+
+# unbind / bind / drivers_probe
+check "unbind: a device not bound to that driver fails ENODEV" \
+	fails_with "No such device" "$PCI/drivers/nvidia/unbind" "0000:09:00.1"
+check "unbind: an unknown device fails ENODEV" fails_with "No such device" "$PCI/drivers/nvidia/unbind" "0000:77:00.0"
+check "bind: a bound, matching device fails EBUSY" fails_with "Device or resource busy" "$PCI/drivers/nvidia/bind" "0000:09:00.0"
+check "bind: a non-matching driver fails ENODEV" fails_with "No such device" "$PCI/drivers/snd_hda_intel/bind" "0000:09:00.0"
+check "unbind: through devices/BDF/driver/unbind" wr "$GPU/driver/unbind" "0000:09:00.0
+"
+check "unbind: driver link and the driver's device link are gone" \
+	eval '[ ! -e "$GPU/driver" ] && [ ! -e "$PCI/drivers/nvidia/0000:09:00.0" ]'
+check "bind: an unbound matching device binds" wr "$PCI/drivers/nvidia/bind" "0000:09:00.0"
+check "bind: the links are back" \
+	eval 'eq "$(link_of "$GPU/driver")" nvidia && [ -L "$PCI/drivers/nvidia/0000:09:00.0" ]'
+check "override: survives unbind and bind" eval 'wr "$GPU/driver_override" nvidia && wr "$GPU/driver/unbind" 0000:09:00.0 &&
+	wr "$PCI/drivers/nvidia/bind" 0000:09:00.0 && eq "$(cat "$GPU/driver_override")" nvidia && wr "$GPU/driver_override" "
+"'
+check "drivers_probe: an unknown device fails ENODEV" fails_with "No such device" "$PCI/drivers_probe" "0000:77:00.0"
+check "drivers_probe: a bound device is left alone" eval 'wr "$PCI/drivers_probe" 0000:09:00.0 && eq "$(link_of "$GPU/driver")" nvidia'
+wr "$GPU/driver_override" "vfio-pci" >/dev/null
+wr "$GPU/driver/unbind" "0000:09:00.0" >/dev/null
+check "drivers_probe: override to an unregistered driver succeeds and binds nothing" \
+	eval 'wr "$PCI/drivers_probe" 0000:09:00.0 && [ ! -e "$GPU/driver" ]'
+check "bind: nvidia refuses a device whose override names another driver (ENODEV)" \
+	fails_with "No such device" "$PCI/drivers/nvidia/bind" "0000:09:00.0"
+
+# modules
+check "mkdir: an undeclared module fails ENOENT" \
+	eval '! mkdir "$S/module/nosuch" 2>"$tmp/err" && grep -q "No such file" "$tmp/err"'
+check "mkdir: a loaded module fails EEXIST" eval '! mkdir "$S/module/nvidia" 2>/dev/null'
+check "mkdir: loading vfio_pci (and what it needs) succeeds" mkdir "$S/module/vfio_pci"
+check "mkdir: dependencies were loaded, holders linked" \
+	eval '[ -d "$S/module/vfio" ] && [ -d "$S/module/vfio_pci_core" ] && [ -L "$S/module/vfio_pci_core/holders/vfio_pci" ]'
+check "mkdir: the new driver probed the waiting device at once" eq "$(link_of "$GPU/driver")" "vfio-pci"
+check "vfio: dev/vfio/16 and dev/vfio/vfio exist" eval '[ -e "$root/dev/vfio/16" ] && [ -e "$root/dev/vfio/vfio" ]'
+BR=$PCI/devices/0000:00:03.1
+check "vfio: refuses a PCI bridge (bind fails EINVAL)" eval 'wr "$BR/driver/unbind" 0000:00:03.1 &&
+	wr "$BR/driver_override" vfio-pci && fails_with "Invalid argument" "$PCI/drivers/vfio-pci/bind" 0000:00:03.1 &&
+	wr "$BR/driver_override" "
+" && wr "$PCI/drivers/pcieport/bind" 0000:00:03.1 && eq "$(link_of "$BR/driver")" pcieport'
+check "vfio: unbinding the last group device removes dev/vfio/16" \
+	eval 'wr "$GPU/driver/unbind" 0000:09:00.0 && [ ! -e "$root/dev/vfio/16" ] && [ -e "$root/dev/vfio/vfio" ]'
+check "new_id: adds an id and probes matching devices" eval 'wr "$GPU/driver_override" "
+" && wr "$PCI/drivers/vfio-pci/new_id" "10de 1e84" && eq "$(link_of "$GPU/driver")" vfio-pci'
+check "new_id: an id that already matches fails EEXIST" fails_with "File exists" "$PCI/drivers/vfio-pci/new_id" "10de 1e84"
+check "remove_id: removes it (ENODEV the second time)" eval 'wr "$PCI/drivers/vfio-pci/remove_id" "10de 1e84" &&
+	fails_with "No such device" "$PCI/drivers/vfio-pci/remove_id" "10de 1e84"'
+check "rmdir: a module with holders fails EBUSY" \
+	eval '! rmdir "$S/module/nvidia" 2>"$tmp/err" && grep -q "busy" "$tmp/err"'
+check "rmdir: anything but sys/module/NAME fails EPERM" \
+	eval '! rmdir "$S/kernel/iommu_groups/16/devices" 2>"$tmp/err" && grep -q "not permitted" "$tmp/err"'
+check "rmdir: holders first, then nvidia" \
+	eval 'rmdir "$S/module/nvidia_drm" && rmdir "$S/module/nvidia_modeset" && rmdir "$S/module/nvidia_uvm" && rmdir "$S/module/nvidia"'
+check "rmdir: nvidia's driver is gone and its device unbound" \
+	eval '[ ! -e "$PCI/drivers/nvidia" ] && [ ! -e "$S/module/nvidia" ] && [ "$(link_of "$GPU/driver")" = vfio-pci ]'
+check "rmdir: vfio_pci unbinds its devices" \
+	eval 'rmdir "$S/module/vfio_pci" && [ ! -e "$GPU/driver" ] && [ ! -e "$PCI/drivers/vfio-pci" ]'
+check "mkdir: loading nvidia_drm reloads nvidia, which probes the GPU" \
+	eval 'mkdir "$S/module/nvidia_drm" && eq "$(link_of "$GPU/driver")" nvidia && [ -L "$S/module/nvidia_modeset/holders/nvidia_drm" ]'
+mkdir "$S/module/nvidia_uvm"
+rmdir "$S/module/vfio_pci_core" "$S/module/vfio_iommu_type1" 2>/dev/null
+rmdir "$S/module/vfio" 2>/dev/null
+check "snapshot: the full round trip restored the tree exactly" \
+	eval '"$here/snapshot.sh" "$mnt" >"$tmp/snap1" && diff -u "$snap0" "$tmp/snap1"'
+
+# ---------------------------------------------------------------------------
+# Faults
+F=$tmp/faults
+echo "sys/bus/pci/drivers/nvidia/unbind EBUSY" >"$F"
+check "fault: PATH ERRNO fails the write" fails_with "Device or resource busy" "$GPU/driver/unbind" "0000:09:00.0"
+check "fault: the failed write had no effect" eq "$(link_of "$GPU/driver")" "nvidia"
+echo "sys/bus/pci/devices/0000:09:00.0/driver/unbind EIO 1" >"$F"
+check "fault: a path through symlinks matches, COUNT 1 fires once" \
+	eval 'fails_with "Input/output error" "$GPU/driver/unbind" 0000:09:00.0 && wr "$GPU/driver/unbind" 0000:09:00.0'
+check "fault: the counter survives re-reads of the same line" \
+	eval 'wr "$PCI/drivers/nvidia/bind" 0000:09:00.0 && wr "$GPU/driver/unbind" 0000:09:00.0 && wr "$PCI/drivers/nvidia/bind" 0000:09:00.0'
+echo "sys/module/vfio_pci ENOMEM" >"$F"
+check "fault: mkdir of a module" eval '! mkdir "$S/module/vfio_pci" 2>/dev/null && [ ! -e "$S/module/vfio_pci" ]'
+echo "sys/bus/pci/drivers/*/unbind EBUSY" >"$F"
+check "fault: glob paths" fails_with "Device or resource busy" "$AUD/driver/unbind" "0000:09:00.1"
+echo "this is not a fault" >"$F"
+check "fault: a bad fault file fails writes EBADMSG" fails_with "Bad message" "$AUD/driver_override" "x"
+echo "module-refcnt nvidia_uvm 1" >"$F"
+check "fault: module-refcnt makes rmdir EBUSY" \
+	eval 'eq "$(cat "$S/module/nvidia_uvm/refcnt")" 1 && ! rmdir "$S/module/nvidia_uvm" 2>/dev/null'
+
+echo "sys/bus/pci/drivers/nvidia/unbind hang 1" >"$F"
+t0=$(now_ms)
+( wr "$GPU/driver/unbind" 0000:09:00.0 >/dev/null; echo $? >"$tmp/hang.rc" ) &
+hang_pid=$!
+sleep 0.2
+t1=$(now_ms)
+check "fault: other operations go on during a hang" \
+	eval 'eq "$(timeout 2 cat "$GPU/vendor")" 0x10de && [ $(($(now_ms) - t1)) -lt 500 ] && [ -L "$GPU/driver" ]'
+wait "$hang_pid"
+check "fault: the hung write completes after SECONDS" \
+	eval 'eq "$(cat "$tmp/hang.rc")" 0 && [ $(($(now_ms) - t0)) -ge 1000 ] && [ ! -e "$GPU/driver" ]'
+wr "$PCI/drivers/nvidia/bind" 0000:09:00.0 >/dev/null
+echo "sys/bus/pci/drivers/nvidia/unbind hang 30" >"$F"
+t0=$(now_ms)
+(timeout -s KILL 0.3 bash -c "printf 0000:09:00.0 >'$GPU/driver/unbind'"; true) 2>/dev/null
+check "fault: a killed writer is released at once and the write has no effect" \
+	eval '[ $(($(now_ms) - t0)) -lt 2000 ] && eq "$(link_of "$GPU/driver")" nvidia'
+
+printf 'probe-delay 300\n' >"$F"
+wr "$GPU/driver/unbind" 0000:09:00.0 >/dev/null
+check "fault: probe-delay: drivers_probe returns before the driver is attached" \
+	eval 'wr "$PCI/drivers_probe" 0000:09:00.0 && [ ! -e "$GPU/driver" ]'
+check "fault: probe-delay: the driver link appears later" wait_for 2 test -L "$GPU/driver"
+printf 'no-bind 0000:09:00.0\n' >"$F"
+wr "$GPU/driver/unbind" 0000:09:00.0 >/dev/null
+check "fault: no-bind: drivers_probe succeeds but never binds" \
+	eval 'wr "$PCI/drivers_probe" 0000:09:00.0 && sleep 0.3 && [ ! -e "$GPU/driver" ]'
+: >"$F"
+check "fault: an empty fault file is no faults" eval 'wr "$PCI/drivers_probe" 0000:09:00.0 && eq "$(link_of "$GPU/driver")" nvidia'
+check "log: one line per write" grep -q '^write sys/bus/pci/drivers_probe "0000:09:00.0" = 0$' "$tmp/log"
+
+stop
+check "unmount ends the daemon" wait_for 2 eval '! pgrep -f -- "--faults $tmp/faults" >/dev/null'
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

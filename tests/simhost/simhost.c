@@ -1,0 +1,2768 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * simhost - a simulated Linux host for black-box tests of vfiohook.
+ *
+ * A FUSE file system that serves MNT/sys, MNT/proc and MNT/dev and gives the
+ * files vfiohook touches the kernel's semantics: PCI driver binding (bind,
+ * unbind, drivers_probe, driver_override, new_id, remove_id), IOMMU groups and
+ * their /dev/vfio nodes, module load and unload (mkdir and rmdir of
+ * sys/module/NAME), block devices and /proc/self/mountinfo.  Faults (errors,
+ * hangs, slow or missing probes) come from a file that is re-read before
+ * every open, write, mkdir and rmdir.
+ *
+ * Design: the host is a model (devices, drivers, modules, ...).  The file
+ * tree is a pure function of the model and is rebuilt after every change, so
+ * links and directories can never disagree with the state.  One mutex guards
+ * model and tree.  Handlers look nodes up by path on every call and never
+ * keep node pointers across calls.  The spec and fault formats are described
+ * in README.md next to this file.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#define FUSE_USE_VERSION 31
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fuse.h>
+#include <fuse_lowlevel.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PAGE_SZ 4096
+#define MAX_WORDS 32
+#define MAX_LINKS 40
+
+/* ------------------------------------------------------------------------ */
+/* Small utilities: allocation aborts on failure (this is a test tool).     */
+
+static void oom(void)
+{
+	fputs("simhost: out of memory\n", stderr);
+	abort();
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+static char *xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+__attribute__((format(printf, 1, 2)))
+static char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		oom();
+	return p;
+}
+
+#define VEC_PUSH(v, n, x) do { \
+		(v) = xrealloc((v), sizeof(*(v)) * ((n) + 1)); \
+		(v)[(n)++] = (x); \
+	} while (0)
+
+/* A growing string buffer. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	for (;;) {
+		size_t room = b->cap - b->len;
+
+		va_start(ap, fmt);
+		r = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (r < 0)
+			oom();
+		if ((size_t)r < room) {
+			b->len += (size_t)r;
+			return;
+		}
+		b->cap = b->cap * 2 + (size_t)r + 64;
+		b->p = xrealloc(b->p, b->cap);
+	}
+}
+
+static const struct {
+	const char *name;
+	int no;
+} errno_names[] = {
+#define E(x) { #x, x }
+	E(EPERM), E(ENOENT), E(ESRCH), E(EINTR), E(EIO), E(ENXIO), E(E2BIG),
+	E(ENOEXEC), E(EBADF), E(EAGAIN), E(EWOULDBLOCK), E(ENOMEM), E(EACCES),
+	E(EFAULT), E(EBUSY), E(EEXIST), E(ENODEV), E(ENOTDIR), E(EISDIR),
+	E(EINVAL), E(ENFILE), E(EMFILE), E(ENOTTY), E(ENOSPC), E(EROFS),
+	E(EPIPE), E(ERANGE), E(EDEADLK), E(ENAMETOOLONG), E(ENOSYS),
+	E(ENOTEMPTY), E(ELOOP), E(ENODATA), E(ETIME), E(EPROTO), E(EBADMSG),
+	E(EOVERFLOW), E(EOPNOTSUPP), E(ENOTSUP), E(ETIMEDOUT), E(EALREADY),
+	E(EINPROGRESS), E(ECANCELED), E(ENOTCONN), E(EHOSTDOWN), E(ENOLINK),
+	E(ENOMEDIUM), E(EREMOTEIO),
+#undef E
+};
+
+/* Returns a positive errno for "EBUSY" or "16", or -EINVAL. */
+static int errno_parse(const char *s)
+{
+	char *end;
+	long v;
+
+	for (size_t i = 0; i < ARRAY_SIZE(errno_names); i++)
+		if (!strcmp(s, errno_names[i].name))
+			return errno_names[i].no;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v <= 0 || v > 4095)
+		return -EINVAL;
+	return (int)v;
+}
+
+static const char *errno_name(int e)
+{
+	static __thread char buf[16];
+
+	if (e < 0)
+		e = -e;
+	for (size_t i = 0; i < ARRAY_SIZE(errno_names); i++)
+		if (errno_names[i].no == e)
+			return errno_names[i].name;
+	snprintf(buf, sizeof(buf), "%d", e);
+	return buf;
+}
+
+/* The kernel's sysfs_streq(): equal, ignoring one trailing newline. */
+static bool sysfs_streq(const char *s1, const char *s2)
+{
+	while (*s1 && *s1 == *s2) {
+		s1++;
+		s2++;
+	}
+	if (*s1 == *s2)
+		return true;
+	if (!*s1 && *s2 == '\n' && !s2[1])
+		return true;
+	if (*s1 == '\n' && !s1[1] && !*s2)
+		return true;
+	return false;
+}
+
+static void monotonic_now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+static void ts_add_ms(struct timespec *ts, unsigned long ms)
+{
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static bool ts_before_eq(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec <= b->tv_nsec);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The model.                                                               */
+
+enum bus {
+	BUS_PCI,
+	_BUS_MAX,
+};
+
+static const char *const bus_names[_BUS_MAX] = {
+	[BUS_PCI] = "pci",
+};
+
+struct module {
+	char *name;
+	bool loaded, builtin;
+	bool visiting;          /* cycle detection while loading */
+	int refcnt;             /* users other than holders */
+	char **holder_names;
+	size_t nholders;
+	struct module **holders; /* modules that depend on this one */
+	unsigned line;
+};
+
+struct pci_id {
+	unsigned vendor, device;
+	bool any_device;
+	bool dynamic;           /* added through new_id */
+};
+
+struct driver {
+	char *name;
+	enum bus bus;
+	char *mod_name;
+	struct module *mod;     /* NULL: built into the kernel */
+	bool ids_given;         /* ids= was written (maybe "none") */
+	struct pci_id *ids;
+	size_t nids;
+	unsigned line;
+};
+
+struct device {
+	char *name;             /* BDF */
+	enum bus bus;
+	unsigned vendor, device, class;
+	int group;              /* IOMMU group, -1: none */
+	int numa;
+	int boot_vga;           /* -1: no boot_vga attribute */
+	char *override;         /* driver_override, NULL: unset */
+	char *drv_name, *parent_name;
+	struct driver *drv;
+	struct device *parent;
+	char *path;             /* "sys/devices/pci0000:00/.../BDF" */
+	unsigned line;
+};
+
+struct blockdev {
+	unsigned major, minor;
+	char *name, *parent_name;
+	struct device *dev;     /* disk: the controller */
+	struct blockdev *disk;  /* partition: its disk */
+	char *path;
+	unsigned line;
+};
+
+struct mountent {
+	unsigned major, minor;
+	char *point, *fstype;
+	unsigned line;
+};
+
+static struct {
+	struct module **mods;
+	size_t nmods;
+	struct driver **drvs;
+	size_t ndrvs;
+	struct driver **reg;    /* registered drivers in registration order */
+	size_t nreg;
+	struct device **devs;
+	size_t ndevs;
+	struct blockdev **blks;
+	size_t nblks;
+	struct mountent **mnts;
+	size_t nmnts;
+	bool autoprobe[_BUS_MAX];
+} S;
+
+static struct module *find_module(const char *name)
+{
+	for (size_t i = 0; i < S.nmods; i++)
+		if (!strcmp(S.mods[i]->name, name))
+			return S.mods[i];
+	return NULL;
+}
+
+static struct driver *find_driver(enum bus bus, const char *name)
+{
+	for (size_t i = 0; i < S.ndrvs; i++)
+		if (S.drvs[i]->bus == bus && !strcmp(S.drvs[i]->name, name))
+			return S.drvs[i];
+	return NULL;
+}
+
+static struct device *find_device(enum bus bus, const char *name)
+{
+	for (size_t i = 0; i < S.ndevs; i++)
+		if (S.devs[i]->bus == bus && !strcmp(S.devs[i]->name, name))
+			return S.devs[i];
+	return NULL;
+}
+
+/* bus_find_device_by_name(): the written buffer may end in a newline. */
+static struct device *find_device_streq(enum bus bus, const char *buf)
+{
+	for (size_t i = 0; i < S.ndevs; i++)
+		if (S.devs[i]->bus == bus && sysfs_streq(S.devs[i]->name, buf))
+			return S.devs[i];
+	return NULL;
+}
+
+static struct blockdev *find_block(const char *name)
+{
+	for (size_t i = 0; i < S.nblks; i++)
+		if (!strcmp(S.blks[i]->name, name))
+			return S.blks[i];
+	return NULL;
+}
+
+static bool drv_registered(const struct driver *d)
+{
+	for (size_t i = 0; i < S.nreg; i++)
+		if (S.reg[i] == d)
+			return true;
+	return false;
+}
+
+static int module_refcnt(const struct module *m);
+
+/* ------------------------------------------------------------------------ */
+/* Fault injection state (see faults_load()).                               */
+
+enum fault_kind {
+	F_ERR,
+	F_HANG,
+};
+
+struct fault {
+	enum fault_kind kind;
+	char *path;
+	int err;
+	double secs;
+	long count;             /* -1: unlimited */
+	char *key;              /* line text: the counter key */
+};
+
+struct refcnt_override {
+	char *mod;
+	int refcnt;
+};
+
+static struct {
+	struct fault *v;
+	size_t n;
+	unsigned long probe_delay_ms;
+	char **nobind;
+	size_t nnobind;
+	struct refcnt_override *rc;
+	size_t nrc;
+	bool bad;               /* the file did not parse: mutations fail EBADMSG */
+} F;
+
+struct counter {
+	char *key;
+	unsigned long used;
+	struct counter *next;
+};
+
+static struct counter *g_counters;
+static char *g_faults_path;
+static FILE *g_log;
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct timespec g_start;
+
+__attribute__((format(printf, 1, 2)))
+static void sim_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!g_log)
+		return;
+	va_start(ap, fmt);
+	vfprintf(g_log, fmt, ap);
+	va_end(ap);
+	fputc('\n', g_log);
+	fflush(g_log);
+}
+
+static bool nobind(const struct device *dev)
+{
+	for (size_t i = 0; i < F.nnobind; i++)
+		if (!strcmp(F.nobind[i], dev->name))
+			return true;
+	return false;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Kernel behaviour: matching, probing, binding, modules.                    */
+
+/*
+ * pci_match_device(): a set driver_override allows only the driver of that
+ * name (and that one always matches); otherwise the dynamic and static ids.
+ */
+static bool drv_match(const struct driver *d, const struct device *dev)
+{
+	if (d->bus != dev->bus)
+		return false;
+	if (dev->override)
+		return !strcmp(dev->override, d->name);
+	for (size_t i = 0; i < d->nids; i++)
+		if (d->ids[i].vendor == dev->vendor &&
+		    (d->ids[i].any_device || d->ids[i].device == dev->device))
+			return true;
+	return false;
+}
+
+/*
+ * The driver's probe().  vfio-pci refuses devices without an IOMMU group and
+ * anything that is not a normal (type 0) header, i.e. bridges.
+ */
+static int drv_probe(struct driver *d, struct device *dev)
+{
+	if (dev->drv)
+		return -EBUSY;
+	if (!strcmp(d->name, "vfio-pci")) {
+		if (dev->group < 0 || (dev->class >> 8) == 0x0604 || (dev->class >> 8) == 0x0607) {
+			sim_log("probe %s %s = -EINVAL (refused)", d->name, dev->name);
+			return -EINVAL;
+		}
+	}
+	dev->drv = d;
+	sim_log("bound %s %s", d->name, dev->name);
+	return 0;
+}
+
+static void dev_release(struct device *dev)
+{
+	if (!dev->drv)
+		return;
+	sim_log("unbound %s %s", dev->drv->name, dev->name);
+	dev->drv = NULL;
+}
+
+/* device_attach(): first registered driver that matches and probes. */
+static void device_attach(struct device *dev)
+{
+	if (dev->drv)
+		return;
+	for (size_t i = 0; i < S.nreg; i++) {
+		struct driver *d = S.reg[i];
+
+		if (drv_match(d, dev) && drv_probe(d, dev) == 0)
+			return;
+	}
+}
+
+/* Attach now: to @d if given (if still registered and matching), else any. */
+static void attach_now(struct device *dev, struct driver *d)
+{
+	if (dev->drv)
+		return;
+	if (!d)
+		device_attach(dev);
+	else if (drv_registered(d) && drv_match(d, dev))
+		(void)drv_probe(d, dev);
+}
+
+struct pending {
+	struct device *dev;
+	struct driver *drv;
+	struct timespec due;
+	struct pending *next;
+};
+
+static struct pending *g_pending;
+static pthread_cond_t g_cond;
+static pthread_t g_prober;
+static bool g_prober_started, g_stop;
+
+static void *prober_main(void *arg);
+static void build_tree(void);
+
+/* Attach after the probe delay of the fault file, or at once. */
+static void schedule_attach(struct device *dev, struct driver *d)
+{
+	struct pending *p, **pp;
+
+	if (!F.probe_delay_ms) {
+		attach_now(dev, d);
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->dev = dev;
+	p->drv = d;
+	monotonic_now(&p->due);
+	ts_add_ms(&p->due, F.probe_delay_ms);
+	for (pp = &g_pending; *pp; pp = &(*pp)->next)
+		;
+	*pp = p;
+	sim_log("probe %s %s deferred %lums", d ? d->name : "*", dev->name, F.probe_delay_ms);
+	if (!g_prober_started) {
+		if (pthread_create(&g_prober, NULL, prober_main, NULL) != 0) {
+			fputs("simhost: cannot start the probe thread\n", stderr);
+			abort();
+		}
+		g_prober_started = true;
+	}
+	pthread_cond_broadcast(&g_cond);
+}
+
+/* The asynchronous prober: runs due attaches, then sleeps until the next. */
+static void *prober_main(void *arg)
+{
+	pthread_mutex_lock(&g_lock);
+	while (!g_stop) {
+		struct timespec now;
+		bool changed = false;
+
+		monotonic_now(&now);
+		for (struct pending **pp = &g_pending; *pp;) {
+			struct pending *p = *pp;
+
+			if (ts_before_eq(&p->due, &now)) {
+				*pp = p->next;
+				attach_now(p->dev, p->drv);
+				free(p);
+				changed = true;
+			} else {
+				pp = &p->next;
+			}
+		}
+		if (changed)
+			build_tree();
+		if (g_pending) {
+			struct timespec due = g_pending->due;
+
+			for (struct pending *p = g_pending; p; p = p->next)
+				if (ts_before_eq(&p->due, &due))
+					due = p->due;
+			pthread_cond_timedwait(&g_cond, &g_lock, &due);
+		} else {
+			pthread_cond_wait(&g_cond, &g_lock);
+		}
+	}
+	pthread_mutex_unlock(&g_lock);
+	return NULL;
+}
+
+/* driver_register() -> driver_attach(): probe every unbound matching device. */
+static void driver_attach(struct driver *d)
+{
+	for (size_t i = 0; i < S.ndevs; i++) {
+		struct device *dev = S.devs[i];
+
+		if (!dev->drv && drv_match(d, dev) && !nobind(dev))
+			schedule_attach(dev, d);
+	}
+}
+
+static void drv_register(struct driver *d)
+{
+	VEC_PUSH(S.reg, S.nreg, d);
+	sim_log("registered driver %s", d->name);
+	if (S.autoprobe[d->bus])
+		driver_attach(d);
+}
+
+static void drv_unregister(struct driver *d)
+{
+	for (size_t i = 0; i < S.ndevs; i++)
+		if (S.devs[i]->drv == d)
+			dev_release(S.devs[i]);
+	for (size_t i = 0; i < S.nreg; i++) {
+		if (S.reg[i] == d) {
+			memmove(&S.reg[i], &S.reg[i + 1], (S.nreg - i - 1) * sizeof(*S.reg));
+			S.nreg--;
+			break;
+		}
+	}
+	sim_log("unregistered driver %s", d->name);
+}
+
+/* Loaded modules that hold @m (modules that depend on it). */
+static int loaded_holders(const struct module *m)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < m->nholders; i++)
+		if (m->holders[i]->loaded)
+			n++;
+	return n;
+}
+
+/* Like modprobe: load what @m depends on first, then @m, then its drivers. */
+static int module_load(struct module *m)
+{
+	if (m->loaded)
+		return -EEXIST;
+	if (m->visiting)
+		return -ELOOP;
+	m->visiting = true;
+	for (size_t i = 0; i < S.nmods; i++) {
+		struct module *dep = S.mods[i];
+
+		for (size_t j = 0; j < dep->nholders; j++) {
+			if (dep->holders[j] == m && !dep->loaded) {
+				int r = module_load(dep);
+
+				if (r < 0 && r != -EEXIST) {
+					m->visiting = false;
+					return r;
+				}
+			}
+		}
+	}
+	m->visiting = false;
+	m->loaded = true;
+	sim_log("loaded module %s", m->name);
+	for (size_t i = 0; i < S.ndrvs; i++)
+		if (S.drvs[i]->mod == m)
+			drv_register(S.drvs[i]);
+	return 0;
+}
+
+static int module_unload(struct module *m)
+{
+	if (m->builtin)
+		return -EPERM;
+	if (!m->loaded)
+		return -ENOENT;
+	if (module_refcnt(m) > 0)
+		return -EBUSY;
+	for (size_t i = 0; i < S.ndrvs; i++)
+		if (S.drvs[i]->mod == m && drv_registered(S.drvs[i]))
+			drv_unregister(S.drvs[i]);
+	m->loaded = false;
+	sim_log("unloaded module %s", m->name);
+	return 0;
+}
+
+static int module_refcnt(const struct module *m)
+{
+	int base = m->refcnt;
+
+	for (size_t i = 0; i < F.nrc; i++)
+		if (!strcmp(F.rc[i].mod, m->name))
+			base = F.rc[i].refcnt;
+	return base + loaded_holders(m);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The spec file.                                                           */
+
+struct pline {
+	const char *file;
+	unsigned no;
+	char *w[MAX_WORDS];
+	size_t nw;
+	size_t npos;            /* leading words without '=' */
+	bool used[MAX_WORDS];
+};
+
+__attribute__((format(printf, 2, 3)))
+static int perr(const struct pline *l, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "simhost: %s:%u: ", l->file, l->no);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -EINVAL;
+}
+
+/* The value of key=, NULL if absent. */
+static const char *pl_get(struct pline *l, const char *key)
+{
+	size_t klen = strlen(key);
+
+	for (size_t i = l->npos; i < l->nw; i++) {
+		if (!strncmp(l->w[i], key, klen) && l->w[i][klen] == '=') {
+			l->used[i] = true;
+			return l->w[i] + klen + 1;
+		}
+	}
+	return NULL;
+}
+
+static int pl_check(const struct pline *l, size_t npos_min, size_t npos_max)
+{
+	if (l->npos < npos_min || l->npos > npos_max)
+		return perr(l, "'%s' takes %zu to %zu words before its key=value fields, not %zu",
+			    l->w[0], npos_min - 1, npos_max - 1, l->npos - 1);
+	for (size_t i = l->npos; i < l->nw; i++) {
+		const char *eq = strchr(l->w[i], '=');
+
+		if (!eq || eq == l->w[i])
+			return perr(l, "'%s' is not a key=value field", l->w[i]);
+		for (size_t j = l->npos; j < i; j++)
+			if (!strncmp(l->w[j], l->w[i], (size_t)(eq - l->w[i]) + 1))
+				return perr(l, "duplicate field '%.*s'", (int)(eq - l->w[i]), l->w[i]);
+	}
+	return 0;
+}
+
+static int pl_done(const struct pline *l)
+{
+	for (size_t i = l->npos; i < l->nw; i++)
+		if (!l->used[i])
+			return perr(l, "unknown field '%s' for '%s'", l->w[i], l->w[0]);
+	return 0;
+}
+
+static bool is_hex_n(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* "0x" followed by 1 to @digits lowercase hex digits. */
+static int parse_hex(const struct pline *l, const char *key, const char *s, size_t digits, unsigned *ret)
+{
+	size_t n;
+
+	if (!s)
+		return perr(l, "missing %s=", key);
+	n = strlen(s);
+	if (n < 3 || n > digits + 2 || s[0] != '0' || s[1] != 'x' || !is_hex_n(s + 2, n - 2))
+		return perr(l, "%s=%s: expected 0x and up to %zu lowercase hex digits", key, s, digits);
+	*ret = (unsigned)strtoul(s + 2, NULL, 16);
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned max, unsigned *ret)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+static int parse_yesno(const struct pline *l, const char *key, const char *s, bool *ret)
+{
+	if (!strcmp(s, "yes"))
+		*ret = true;
+	else if (!strcmp(s, "no"))
+		*ret = false;
+	else
+		return perr(l, "%s=%s: expected yes or no", key, s);
+	return 0;
+}
+
+/* DDDD:BB:DD.F, lowercase hex, device <= 0x1f, function <= 7. */
+static bool valid_bdf(const char *s)
+{
+	return strlen(s) == 12 && is_hex_n(s, 4) && s[4] == ':' && is_hex_n(s + 5, 2) &&
+	       s[7] == ':' && (s[8] == '0' || s[8] == '1') && is_hex_n(s + 9, 1) &&
+	       s[10] == '.' && s[11] >= '0' && s[11] <= '7';
+}
+
+/* pciDDDD:BB, the name of a PCI root bus directory. */
+static bool valid_pci_root(const char *s)
+{
+	return strlen(s) == 10 && !strncmp(s, "pci", 3) && is_hex_n(s + 3, 4) && s[7] == ':' &&
+	       is_hex_n(s + 8, 2);
+}
+
+/* A file name made of [A-Za-z0-9] and the characters in @extra. */
+static bool valid_name(const char *s, const char *extra)
+{
+	if (!*s || strlen(s) > 64)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
+			return false;
+	return true;
+}
+
+static int parse_majmin(const struct pline *l, const char *s, unsigned *maj, unsigned *min)
+{
+	const char *colon = strchr(s, ':');
+	char *a;
+	int r;
+
+	if (!colon)
+		return perr(l, "'%s': expected MAJ:MIN", s);
+	a = xstrndup(s, (size_t)(colon - s));
+	r = parse_uint(a, 4095, maj);
+	free(a);
+	if (r < 0 || parse_uint(colon + 1, 1048575, min) < 0)
+		return perr(l, "'%s': expected MAJ:MIN", s);
+	return 0;
+}
+
+static int spec_pci(struct pline *l)
+{
+	struct device *d;
+	const char *s;
+	unsigned v;
+	int r;
+
+	r = pl_check(l, 2, 2);
+	if (r < 0)
+		return r;
+	if (!valid_bdf(l->w[1]))
+		return perr(l, "'%s' is not a PCI address (DDDD:BB:DD.F, lowercase hex)", l->w[1]);
+	if (find_device(BUS_PCI, l->w[1]))
+		return perr(l, "device %s declared twice", l->w[1]);
+	d = xcalloc(1, sizeof(*d));
+	d->bus = BUS_PCI;
+	d->name = xstrdup(l->w[1]);
+	d->line = l->no;
+	d->group = -1;
+	d->numa = -1;
+	d->boot_vga = -1;
+	VEC_PUSH(S.devs, S.ndevs, d);
+
+	if ((r = parse_hex(l, "class", pl_get(l, "class"), 6, &d->class)) < 0 ||
+	    (r = parse_hex(l, "vendor", pl_get(l, "vendor"), 4, &d->vendor)) < 0 ||
+	    (r = parse_hex(l, "device", pl_get(l, "device"), 4, &d->device)) < 0)
+		return r;
+	if ((s = pl_get(l, "driver"))) {
+		if (!valid_name(s, "_-.:+"))
+			return perr(l, "driver=%s: bad driver name", s);
+		d->drv_name = xstrdup(s);
+	}
+	if ((s = pl_get(l, "group"))) {
+		if (parse_uint(s, 65535, &v) < 0)
+			return perr(l, "group=%s: expected a number", s);
+		d->group = (int)v;
+	}
+	if ((s = pl_get(l, "numa"))) {
+		if (parse_uint(s, 1023, &v) < 0)
+			return perr(l, "numa=%s: expected a node number", s);
+		d->numa = (int)v;
+	}
+	if ((s = pl_get(l, "boot_vga"))) {
+		if (strcmp(s, "0") && strcmp(s, "1"))
+			return perr(l, "boot_vga=%s: expected 0 or 1", s);
+		if ((d->class >> 8) != 0x0300)
+			return perr(l, "boot_vga= is only for VGA devices (class 0x0300xx)");
+		d->boot_vga = s[0] - '0';
+	} else if ((d->class >> 8) == 0x0300) {
+		d->boot_vga = 0;
+	}
+	if ((s = pl_get(l, "parent"))) {
+		if (!valid_bdf(s) && !valid_pci_root(s))
+			return perr(l, "parent=%s: expected a PCI address or pciDDDD:BB", s);
+		d->parent_name = xstrdup(s);
+	}
+	if ((s = pl_get(l, "override"))) {
+		if (!*s || strlen(s) >= PAGE_SZ - 1 || strchr(s, '\n'))
+			return perr(l, "override=%s: bad value", s);
+		d->override = xstrdup(s);
+	}
+	return pl_done(l);
+}
+
+static int parse_ids(const struct pline *l, struct driver *d, const char *s)
+{
+	char *copy, *save = NULL;
+	int r = 0;
+
+	d->ids_given = true;
+	if (!strcmp(s, "none"))
+		return 0;
+	copy = xstrdup(s);
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct pci_id id = { 0 };
+
+		if (strlen(tok) < 6 || !is_hex_n(tok, 4) || tok[4] != ':' ||
+		    (strcmp(tok + 5, "*") && (strlen(tok) != 9 || !is_hex_n(tok + 5, 4)))) {
+			r = perr(l, "ids: '%s' is not VVVV:DDDD (lowercase hex, DDDD may be *)", tok);
+			break;
+		}
+		id.vendor = (unsigned)strtoul(tok, NULL, 16);
+		if (tok[5] == '*')
+			id.any_device = true;
+		else
+			id.device = (unsigned)strtoul(tok + 5, NULL, 16);
+		VEC_PUSH(d->ids, d->nids, id);
+	}
+	if (!r && !d->nids)
+		r = perr(l, "ids= is empty (write ids=none)");
+	free(copy);
+	return r;
+}
+
+static int spec_driver(struct pline *l)
+{
+	struct driver *d;
+	const char *s;
+	int r;
+
+	r = pl_check(l, 2, 2);
+	if (r < 0)
+		return r;
+	if (!valid_name(l->w[1], "_-.:+"))
+		return perr(l, "'%s' is not a driver name", l->w[1]);
+	d = xcalloc(1, sizeof(*d));
+	d->name = xstrdup(l->w[1]);
+	d->line = l->no;
+	d->bus = BUS_PCI;
+	if ((s = pl_get(l, "bus"))) {
+		if (strcmp(s, "pci")) {
+			free(d->name);
+			free(d);
+			return perr(l, "bus=%s: only pci is known", s);
+		}
+	}
+	if (find_driver(d->bus, d->name)) {
+		free(d->name);
+		free(d);
+		return perr(l, "driver %s declared twice", l->w[1]);
+	}
+	VEC_PUSH(S.drvs, S.ndrvs, d);
+	if ((s = pl_get(l, "module"))) {
+		if (!valid_name(s, "_"))
+			return perr(l, "module=%s: bad module name (no dashes: the kernel uses _)", s);
+		d->mod_name = xstrdup(s);
+	}
+	if ((s = pl_get(l, "ids")) && (r = parse_ids(l, d, s)) < 0)
+		return r;
+	return pl_done(l);
+}
+
+static int spec_module(struct pline *l)
+{
+	struct module *m;
+	const char *s;
+	unsigned v;
+	bool b = false;
+	int r;
+
+	r = pl_check(l, 2, 2);
+	if (r < 0)
+		return r;
+	if (!valid_name(l->w[1], "_"))
+		return perr(l, "'%s' is not a module name (no dashes: the kernel uses _)", l->w[1]);
+	if (find_module(l->w[1]))
+		return perr(l, "module %s declared twice", l->w[1]);
+	m = xcalloc(1, sizeof(*m));
+	m->name = xstrdup(l->w[1]);
+	m->line = l->no;
+	m->loaded = true;
+	VEC_PUSH(S.mods, S.nmods, m);
+	if ((s = pl_get(l, "loaded")) && (r = parse_yesno(l, "loaded", s, &m->loaded)) < 0)
+		return r;
+	if ((s = pl_get(l, "builtin"))) {
+		if ((r = parse_yesno(l, "builtin", s, &b)) < 0)
+			return r;
+		if (b && !m->loaded)
+			return perr(l, "a builtin module is always loaded");
+		m->builtin = b;
+	}
+	if ((s = pl_get(l, "refcnt"))) {
+		if (parse_uint(s, 1000000, &v) < 0)
+			return perr(l, "refcnt=%s: expected a number", s);
+		m->refcnt = (int)v;
+	}
+	if ((s = pl_get(l, "holders"))) {
+		char *copy = xstrdup(s), *save = NULL;
+
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			if (!valid_name(t, "_")) {
+				free(copy);
+				return perr(l, "holders: '%s' is not a module name", t);
+			}
+			VEC_PUSH(m->holder_names, m->nholders, xstrdup(t));
+		}
+		free(copy);
+	}
+	return pl_done(l);
+}
+
+static int spec_block(struct pline *l)
+{
+	struct blockdev *b;
+	const char *s;
+	int r;
+
+	r = pl_check(l, 3, 3);
+	if (r < 0)
+		return r;
+	b = xcalloc(1, sizeof(*b));
+	b->line = l->no;
+	b->name = xstrdup(l->w[2]);
+	VEC_PUSH(S.blks, S.nblks, b);
+	if ((r = parse_majmin(l, l->w[1], &b->major, &b->minor)) < 0)
+		return r;
+	if (!valid_name(b->name, "_-"))
+		return perr(l, "'%s' is not a block device name", b->name);
+	for (size_t i = 0; i + 1 < S.nblks; i++) {
+		if (!strcmp(S.blks[i]->name, b->name))
+			return perr(l, "block device %s declared twice", b->name);
+		if (S.blks[i]->major == b->major && S.blks[i]->minor == b->minor)
+			return perr(l, "block device %u:%u declared twice", b->major, b->minor);
+	}
+	if (!(s = pl_get(l, "parent")))
+		return perr(l, "missing parent= (a PCI address, or a disk for a partition)");
+	b->parent_name = xstrdup(s);
+	return pl_done(l);
+}
+
+static int spec_mount(struct pline *l)
+{
+	struct mountent *m;
+	int r;
+
+	r = pl_check(l, 4, 4);
+	if (r < 0)
+		return r;
+	m = xcalloc(1, sizeof(*m));
+	m->line = l->no;
+	VEC_PUSH(S.mnts, S.nmnts, m);
+	if ((r = parse_majmin(l, l->w[1], &m->major, &m->minor)) < 0)
+		return r;
+	if (l->w[2][0] != '/')
+		return perr(l, "mount point '%s' is not absolute", l->w[2]);
+	m->point = xstrdup(l->w[2]);
+	if (!valid_name(l->w[3], "_-."))
+		return perr(l, "'%s' is not a file system type", l->w[3]);
+	m->fstype = xstrdup(l->w[3]);
+	return pl_done(l);
+}
+
+static int dev_make_path(struct device *d, unsigned depth, const char *file)
+{
+	struct pline l = { .file = file, .no = d->line };
+	int r;
+
+	if (d->path)
+		return 0;
+	if (depth > 32)
+		return perr(&l, "parent= chain of %s loops", d->name);
+	if (d->parent_name && valid_bdf(d->parent_name)) {
+		d->parent = find_device(BUS_PCI, d->parent_name);
+		if (!d->parent)
+			return perr(&l, "parent=%s is not a declared pci device", d->parent_name);
+		if ((r = dev_make_path(d->parent, depth + 1, file)) < 0)
+			return r;
+		d->path = xasprintf("%s/%s", d->parent->path, d->name);
+	} else if (d->parent_name) {
+		d->path = xasprintf("sys/devices/%s/%s", d->parent_name, d->name);
+	} else {
+		d->path = xasprintf("sys/devices/pci%.4s:00/%s", d->name, d->name);
+	}
+	return 0;
+}
+
+/* Cross-references, derived ids and consistency of the initial state. */
+static int spec_resolve(const char *file)
+{
+	struct pline l = { .file = file };
+	int r;
+
+	for (size_t i = 0; i < S.nmods; i++) {
+		struct module *m = S.mods[i];
+
+		l.no = m->line;
+		m->holders = xcalloc(m->nholders, sizeof(*m->holders));
+		for (size_t j = 0; j < m->nholders; j++) {
+			struct module *h = find_module(m->holder_names[j]);
+
+			if (!h)
+				return perr(&l, "holder %s is not a declared module", m->holder_names[j]);
+			if (h == m)
+				return perr(&l, "module %s holds itself", m->name);
+			if (h->loaded && !m->loaded)
+				return perr(&l, "module %s is not loaded but its holder %s is",
+					    m->name, h->name);
+			m->holders[j] = h;
+		}
+	}
+	for (size_t i = 0; i < S.ndrvs; i++) {
+		struct driver *d = S.drvs[i];
+
+		l.no = d->line;
+		if (d->mod_name && !(d->mod = find_module(d->mod_name)))
+			return perr(&l, "module=%s is not a declared module", d->mod_name);
+	}
+	for (size_t i = 0; i < S.ndevs; i++) {
+		struct device *dev = S.devs[i];
+
+		l.no = dev->line;
+		if ((r = dev_make_path(dev, 0, file)) < 0)
+			return r;
+		if (!dev->drv_name)
+			continue;
+		dev->drv = find_driver(dev->bus, dev->drv_name);
+		if (!dev->drv)
+			return perr(&l, "driver=%s is not a declared driver", dev->drv_name);
+		if (dev->drv->mod && !dev->drv->mod->loaded)
+			return perr(&l, "driver %s is not registered: module %s is not loaded",
+				    dev->drv->name, dev->drv->mod->name);
+		if (!dev->drv->ids_given && !dev->override) {
+			/* ids= omitted: the driver matches the devices bound to it. */
+			struct driver *d = dev->drv;
+			struct pci_id id = { .vendor = dev->vendor, .device = dev->device };
+			bool have = false;
+
+			for (size_t j = 0; j < d->nids; j++)
+				if (d->ids[j].vendor == id.vendor && d->ids[j].device == id.device)
+					have = true;
+			if (!have)
+				VEC_PUSH(d->ids, d->nids, id);
+		}
+	}
+	for (size_t i = 0; i < S.ndevs; i++) {
+		struct device *dev = S.devs[i];
+
+		l.no = dev->line;
+		if (dev->drv && !drv_match(dev->drv, dev))
+			return perr(&l, "%s cannot be bound to %s: neither driver_override nor its ids match",
+				    dev->name, dev->drv->name);
+	}
+	for (size_t i = 0; i < S.ndrvs; i++)
+		if (!S.drvs[i]->mod || S.drvs[i]->mod->loaded)
+			VEC_PUSH(S.reg, S.nreg, S.drvs[i]);
+	for (size_t i = 0; i < S.nblks; i++) {
+		struct blockdev *b = S.blks[i];
+
+		l.no = b->line;
+		if (valid_bdf(b->parent_name)) {
+			b->dev = find_device(BUS_PCI, b->parent_name);
+			if (!b->dev)
+				return perr(&l, "parent=%s is not a declared pci device", b->parent_name);
+			b->path = xasprintf("%s/block/%s", b->dev->path, b->name);
+		} else {
+			b->disk = find_block(b->parent_name);
+			if (!b->disk || b->disk->disk || b->disk == b || !b->disk->dev)
+				return perr(&l, "parent=%s is neither a pci device nor a disk declared before",
+					    b->parent_name);
+			if (!isdigit((unsigned char)b->name[strlen(b->name) - 1]))
+				return perr(&l, "partition name %s does not end in its number", b->name);
+			b->path = xasprintf("%s/%s", b->disk->path, b->name);
+		}
+	}
+	for (size_t i = 0; i < S.nmnts; i++) {
+		struct mountent *m = S.mnts[i];
+		bool found = m->major == 0;
+
+		l.no = m->line;
+		for (size_t j = 0; j < S.nblks; j++)
+			if (S.blks[j]->major == m->major && S.blks[j]->minor == m->minor)
+				found = true;
+		if (!found)
+			return perr(&l, "%u:%u is not a declared block device", m->major, m->minor);
+	}
+	return 0;
+}
+
+static int spec_load(const char *file)
+{
+	static const struct {
+		const char *kw;
+		int (*fn)(struct pline *l);
+	} kws[] = {
+		{ "pci", spec_pci },
+		{ "driver", spec_driver },
+		{ "module", spec_module },
+		{ "block", spec_block },
+		{ "mount", spec_mount },
+	};
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned no = 0;
+	int r = 0;
+	FILE *f;
+
+	f = fopen(file, "re");
+	if (!f) {
+		fprintf(stderr, "simhost: %s: %s\n", file, strerror(errno));
+		return -errno;
+	}
+	while (r == 0 && getline(&line, &cap, f) >= 0) {
+		struct pline l = { .file = file, .no = ++no };
+		char *save = NULL, *hash = strchr(line, '#');
+		bool found = false;
+
+		if (hash)
+			*hash = '\0';
+		for (char *t = strtok_r(line, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
+			if (l.nw == MAX_WORDS) {
+				r = perr(&l, "too many words");
+				break;
+			}
+			l.w[l.nw++] = t;
+			if (l.npos == l.nw - 1 && !strchr(t, '='))
+				l.npos = l.nw;
+		}
+		if (r < 0 || !l.nw)
+			continue;
+		for (size_t i = 0; i < ARRAY_SIZE(kws); i++) {
+			if (!strcmp(l.w[0], kws[i].kw)) {
+				r = kws[i].fn(&l);
+				found = true;
+				break;
+			}
+		}
+		if (!found)
+			r = perr(&l, "unknown keyword '%s'", l.w[0]);
+	}
+	free(line);
+	fclose(f);
+	if (r == 0)
+		r = spec_resolve(file);
+	return r;
+}
+
+static void model_free(void)
+{
+	for (size_t i = 0; i < S.nmods; i++) {
+		for (size_t j = 0; j < S.mods[i]->nholders; j++)
+			free(S.mods[i]->holder_names[j]);
+		free(S.mods[i]->holder_names);
+		free(S.mods[i]->holders);
+		free(S.mods[i]->name);
+		free(S.mods[i]);
+	}
+	for (size_t i = 0; i < S.ndrvs; i++) {
+		free(S.drvs[i]->name);
+		free(S.drvs[i]->mod_name);
+		free(S.drvs[i]->ids);
+		free(S.drvs[i]);
+	}
+	for (size_t i = 0; i < S.ndevs; i++) {
+		free(S.devs[i]->name);
+		free(S.devs[i]->override);
+		free(S.devs[i]->drv_name);
+		free(S.devs[i]->parent_name);
+		free(S.devs[i]->path);
+		free(S.devs[i]);
+	}
+	for (size_t i = 0; i < S.nblks; i++) {
+		free(S.blks[i]->name);
+		free(S.blks[i]->parent_name);
+		free(S.blks[i]->path);
+		free(S.blks[i]);
+	}
+	for (size_t i = 0; i < S.nmnts; i++) {
+		free(S.mnts[i]->point);
+		free(S.mnts[i]->fstype);
+		free(S.mnts[i]);
+	}
+	free(S.mods);
+	free(S.drvs);
+	free(S.reg);
+	free(S.devs);
+	free(S.blks);
+	free(S.mnts);
+	memset(&S, 0, sizeof(S));
+}
+
+/* ------------------------------------------------------------------------ */
+/* The file tree.                                                           */
+
+enum ntype {
+	NT_DIR,
+	NT_FILE,
+	NT_LINK,
+};
+
+enum attr {
+	AT_NONE,
+	AT_TEXT,                /* fixed text */
+	AT_OVERRIDE,            /* device: driver_override */
+	AT_BIND,                /* driver: bind */
+	AT_UNBIND,              /* driver: unbind */
+	AT_NEW_ID,              /* driver: new_id */
+	AT_REMOVE_ID,           /* driver: remove_id */
+	AT_PROBE,               /* bus: drivers_probe */
+	AT_AUTOPROBE,           /* bus: drivers_autoprobe */
+	AT_REFCNT,              /* module: refcnt */
+	AT_MOUNTINFO,           /* proc/self/mountinfo */
+	AT_DEVNODE,             /* dev/vfio/N, dev/vfio/vfio */
+};
+
+struct node {
+	char *name;
+	enum ntype type;
+	mode_t mode;
+	enum attr attr;
+	void *obj;              /* the model object of an attribute */
+	long arg;               /* e.g. the bus of drivers_probe */
+	char *text;             /* AT_TEXT content or link target */
+	bool size0;             /* procfs/devtmpfs files report size 0 */
+	struct node *parent, *kids, *tail, *next;
+};
+
+static struct node *g_root;
+
+static struct node *node_new(struct node *parent, const char *name, size_t len, enum ntype t,
+			     mode_t mode)
+{
+	struct node *n = xcalloc(1, sizeof(*n));
+
+	n->name = xstrndup(name, len);
+	n->type = t;
+	n->mode = mode;
+	n->parent = parent;
+	if (parent) {
+		if (parent->tail)
+			parent->tail->next = n;
+		else
+			parent->kids = n;
+		parent->tail = n;
+	}
+	return n;
+}
+
+static void node_free(struct node *n)
+{
+	while (n) {
+		struct node *next = n->next;
+
+		node_free(n->kids);
+		free(n->name);
+		free(n->text);
+		free(n);
+		n = next;
+	}
+}
+
+static struct node *node_child(const struct node *dir, const char *name, size_t len)
+{
+	for (struct node *k = dir->kids; k; k = k->next)
+		if (strlen(k->name) == len && !memcmp(k->name, name, len))
+			return k;
+	return NULL;
+}
+
+/* Look a path up without following symlinks ("" and "/" are the root). */
+static struct node *tree_lookup(const char *path)
+{
+	struct node *n = g_root;
+
+	while (n && *path) {
+		size_t len;
+
+		while (*path == '/')
+			path++;
+		if (!*path)
+			break;
+		if (n->type != NT_DIR)
+			return NULL;
+		len = strcspn(path, "/");
+		n = node_child(n, path, len);
+		path += len;
+	}
+	return n;
+}
+
+/* mkdir -p inside the tree. */
+static struct node *tree_dir(const char *path)
+{
+	struct node *n = g_root;
+
+	while (*path) {
+		size_t len = strcspn(path, "/");
+		struct node *k;
+
+		if (len) {
+			k = node_child(n, path, len);
+			if (!k)
+				k = node_new(n, path, len, NT_DIR, 0755);
+			if (k->type != NT_DIR) {
+				fprintf(stderr, "simhost: internal: %s is not a directory\n", path);
+				abort();
+			}
+			n = k;
+		}
+		path += len;
+		while (*path == '/')
+			path++;
+	}
+	return n;
+}
+
+static struct node *tree_add(const char *path, enum ntype t, mode_t mode)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = xstrndup(path, slash ? (size_t)(slash - path) : 0);
+	const char *base = slash ? slash + 1 : path;
+	struct node *parent = tree_dir(dir), *n;
+
+	free(dir);
+	if (node_child(parent, base, strlen(base))) {
+		fprintf(stderr, "simhost: internal: %s created twice\n", path);
+		abort();
+	}
+	n = node_new(parent, base, strlen(base), t, mode);
+	n->size0 = !strncmp(path, "proc/", 5) || !strncmp(path, "dev/", 4);
+	return n;
+}
+
+static struct node *tree_file(const char *path, mode_t mode, enum attr a, void *obj)
+{
+	struct node *n = tree_add(path, NT_FILE, mode);
+
+	n->attr = a;
+	n->obj = obj;
+	return n;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void tree_text(const char *path, const char *fmt, ...)
+{
+	struct node *n = tree_file(path, 0444, AT_TEXT, NULL);
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&n->text, fmt, ap) < 0)
+		oom();
+	va_end(ap);
+}
+
+/*
+ * A symlink at @path to @target (both relative to MNT), written relative like
+ * sysfs does: up to the common prefix, then down.
+ */
+static void tree_link(const char *path, const char *target)
+{
+	const char *p = path, *t = target;
+	const char *pc = path, *tc = target;  /* starts of the last common component */
+	struct sbuf b = { 0 };
+	struct node *n;
+	size_t ups = 0;
+
+	/* Find the longest common prefix made of whole components. */
+	for (;;) {
+		size_t lp = strcspn(p, "/"), lt = strcspn(t, "/");
+
+		if (!p[lp] || lp != lt || memcmp(p, t, lp) || !t[lt])
+			break;
+		p += lp + 1;
+		t += lt + 1;
+		pc = p;
+		tc = t;
+	}
+	/* One ".." per directory of the link's path below the common prefix. */
+	for (const char *s = pc; *s; s++)
+		if (*s == '/')
+			ups++;
+	for (size_t i = 0; i < ups; i++)
+		sb_printf(&b, "../");
+	sb_printf(&b, "%s", tc);
+	n = tree_add(path, NT_LINK, 0777);
+	n->text = b.p;
+}
+
+/*
+ * Resolve @in like the VFS does inside MNT: follow every symlink, keep
+ * components that do not exist literally.  Returns an allocated path.
+ */
+static char *tree_resolve(const char *in)
+{
+	char *rest = xstrdup(in), *cur = xstrdup("");
+	int links = 0;
+
+	for (;;) {
+		char *p = rest, *comp, *next, *tail;
+		struct node *n;
+		size_t len;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		len = strcspn(p, "/");
+		comp = xstrndup(p, len);
+		tail = xstrdup(p + len);
+		free(rest);
+		rest = tail;
+		if (!strcmp(comp, ".")) {
+			free(comp);
+			continue;
+		}
+		if (!strcmp(comp, "..")) {
+			char *s = strrchr(cur, '/');
+
+			if (s)
+				*s = '\0';
+			else
+				cur[0] = '\0';
+			free(comp);
+			continue;
+		}
+		next = *cur ? xasprintf("%s/%s", cur, comp) : xstrdup(comp);
+		free(comp);
+		n = tree_lookup(next);
+		if (n && n->type == NT_LINK && ++links <= MAX_LINKS) {
+			char *r = xasprintf("%s%s", n->text, rest);
+
+			free(next);
+			free(rest);
+			rest = r;
+			continue;
+		}
+		free(cur);
+		cur = next;
+	}
+	free(rest);
+	return cur;
+}
+
+static bool bus_in_use(enum bus bus)
+{
+	if (bus == BUS_PCI)
+		return true;
+	for (size_t i = 0; i < S.ndevs; i++)
+		if (S.devs[i]->bus == bus)
+			return true;
+	for (size_t i = 0; i < S.ndrvs; i++)
+		if (S.drvs[i]->bus == bus)
+			return true;
+	return false;
+}
+
+static char *drv_path(const struct driver *d)
+{
+	return xasprintf("sys/bus/%s/drivers/%s", bus_names[d->bus], d->name);
+}
+
+static void build_device(const struct device *d)
+{
+	const char *bus = bus_names[d->bus];
+	char *p;
+
+	tree_dir(d->path);
+	p = xasprintf("%s/vendor", d->path);
+	tree_text(p, "0x%04x\n", d->vendor);
+	free(p);
+	p = xasprintf("%s/device", d->path);
+	tree_text(p, "0x%04x\n", d->device);
+	free(p);
+	p = xasprintf("%s/class", d->path);
+	tree_text(p, "0x%06x\n", d->class);
+	free(p);
+	p = xasprintf("%s/numa_node", d->path);
+	tree_text(p, "%d\n", d->numa);
+	free(p);
+	if (d->boot_vga >= 0) {
+		p = xasprintf("%s/boot_vga", d->path);
+		tree_text(p, "%d\n", d->boot_vga);
+		free(p);
+	}
+	p = xasprintf("%s/driver_override", d->path);
+	tree_file(p, 0644, AT_OVERRIDE, (void *)d);
+	free(p);
+	p = xasprintf("%s/subsystem", d->path);
+	{
+		char *t = xasprintf("sys/bus/%s", bus);
+
+		tree_link(p, t);
+		free(t);
+	}
+	free(p);
+	if (d->drv) {
+		char *t = drv_path(d->drv);
+
+		p = xasprintf("%s/driver", d->path);
+		tree_link(p, t);
+		free(p);
+		p = xasprintf("%s/%s", t, d->name);
+		tree_link(p, d->path);
+		free(p);
+		free(t);
+	}
+	if (d->group >= 0) {
+		char *t = xasprintf("sys/kernel/iommu_groups/%d", d->group);
+
+		p = xasprintf("%s/iommu_group", d->path);
+		tree_link(p, t);
+		free(p);
+		p = xasprintf("%s/devices/%s", t, d->name);
+		tree_link(p, d->path);
+		free(p);
+		free(t);
+	}
+	p = xasprintf("sys/bus/%s/devices/%s", bus, d->name);
+	tree_link(p, d->path);
+	free(p);
+}
+
+static void build_driver(struct driver *d)
+{
+	char *dp = drv_path(d), *p;
+
+	tree_dir(dp);
+	p = xasprintf("%s/bind", dp);
+	tree_file(p, 0200, AT_BIND, d);
+	free(p);
+	p = xasprintf("%s/unbind", dp);
+	tree_file(p, 0200, AT_UNBIND, d);
+	free(p);
+	if (d->bus == BUS_PCI) {
+		p = xasprintf("%s/new_id", dp);
+		tree_file(p, 0200, AT_NEW_ID, d);
+		free(p);
+		p = xasprintf("%s/remove_id", dp);
+		tree_file(p, 0200, AT_REMOVE_ID, d);
+		free(p);
+	}
+	if (d->mod) {
+		char *t = xasprintf("sys/module/%s", d->mod->name);
+
+		p = xasprintf("%s/module", dp);
+		tree_link(p, t);
+		free(p);
+		p = xasprintf("%s/drivers/%s:%s", t, bus_names[d->bus], d->name);
+		tree_link(p, dp);
+		free(p);
+		free(t);
+	}
+	free(dp);
+}
+
+static void build_module(struct module *m)
+{
+	char *mp = xasprintf("sys/module/%s", m->name), *p;
+
+	tree_dir(mp);
+	if (!m->builtin) {
+		p = xasprintf("%s/initstate", mp);
+		tree_text(p, "live\n");
+		free(p);
+		p = xasprintf("%s/refcnt", mp);
+		tree_file(p, 0444, AT_REFCNT, m);
+		free(p);
+		p = xasprintf("%s/holders", mp);
+		tree_dir(p);
+		free(p);
+		for (size_t i = 0; i < m->nholders; i++) {
+			char *t;
+
+			if (!m->holders[i]->loaded)
+				continue;
+			t = xasprintf("sys/module/%s", m->holders[i]->name);
+			p = xasprintf("%s/holders/%s", mp, m->holders[i]->name);
+			tree_link(p, t);
+			free(p);
+			free(t);
+		}
+	}
+	free(mp);
+}
+
+static void build_blocks(void)
+{
+	for (size_t i = 0; i < S.nblks; i++) {
+		struct blockdev *b = S.blks[i];
+		char *p;
+
+		tree_dir(b->path);
+		p = xasprintf("%s/dev", b->path);
+		tree_text(p, "%u:%u\n", b->major, b->minor);
+		free(p);
+		if (b->disk) {
+			const char *d = b->name + strlen(b->name);
+
+			while (d > b->name && isdigit((unsigned char)d[-1]))
+				d--;
+			p = xasprintf("%s/partition", b->path);
+			tree_text(p, "%s\n", d);
+			free(p);
+		} else {
+			p = xasprintf("sys/block/%s", b->name);
+			tree_link(p, b->path);
+			free(p);
+		}
+		p = xasprintf("sys/dev/block/%u:%u", b->major, b->minor);
+		tree_link(p, b->path);
+		free(p);
+	}
+}
+
+/* dev/vfio/N while a device of group N is on vfio-pci; dev/vfio/vfio with vfio. */
+static void build_vfio(void)
+{
+	struct module *vfio = find_module("vfio");
+	int *groups = NULL;
+	size_t ngroups = 0;
+
+	if (!vfio || vfio->loaded)
+		tree_file("dev/vfio/vfio", 0666, AT_DEVNODE, NULL);
+	for (size_t i = 0; i < S.ndevs; i++) {
+		struct device *d = S.devs[i];
+		bool seen = false;
+		char *p;
+
+		if (d->group < 0 || !d->drv || strcmp(d->drv->name, "vfio-pci"))
+			continue;
+		for (size_t j = 0; j < ngroups; j++)
+			if (groups[j] == d->group)
+				seen = true;
+		if (seen)
+			continue;
+		VEC_PUSH(groups, ngroups, d->group);
+		p = xasprintf("dev/vfio/%d", d->group);
+		tree_file(p, 0600, AT_DEVNODE, NULL);
+		free(p);
+	}
+	free(groups);
+}
+
+static void build_tree(void)
+{
+	node_free(g_root);
+	g_root = node_new(NULL, "", 0, NT_DIR, 0755);
+	tree_dir("sys/devices");
+	tree_dir("sys/kernel/iommu_groups");
+	tree_dir("sys/module");
+	tree_dir("sys/dev/block");
+	tree_dir("sys/block");
+	tree_dir("proc/self");
+	tree_dir("dev");
+	for (enum bus b = 0; b < _BUS_MAX; b++) {
+		char *p;
+
+		if (!bus_in_use(b))
+			continue;
+		p = xasprintf("sys/bus/%s/devices", bus_names[b]);
+		tree_dir(p);
+		free(p);
+		p = xasprintf("sys/bus/%s/drivers", bus_names[b]);
+		tree_dir(p);
+		free(p);
+		p = xasprintf("sys/bus/%s/drivers_probe", bus_names[b]);
+		tree_file(p, 0200, AT_PROBE, NULL)->arg = b;
+		free(p);
+		p = xasprintf("sys/bus/%s/drivers_autoprobe", bus_names[b]);
+		tree_file(p, 0644, AT_AUTOPROBE, NULL)->arg = b;
+		free(p);
+	}
+	for (size_t i = 0; i < S.ndevs; i++)
+		build_device(S.devs[i]);
+	for (size_t i = 0; i < S.nreg; i++)
+		build_driver(S.reg[i]);
+	for (size_t i = 0; i < S.nmods; i++)
+		if (S.mods[i]->loaded)
+			build_module(S.mods[i]);
+	build_blocks();
+	tree_file("proc/self/mountinfo", 0444, AT_MOUNTINFO, NULL);
+	build_vfio();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Attribute show and store.                                                */
+
+static void show_mountinfo(struct sbuf *b)
+{
+	for (size_t i = 0; i < S.nmnts; i++) {
+		const struct mountent *m = S.mnts[i];
+		const char *src = m->fstype;
+
+		for (size_t j = 0; j < S.nblks; j++)
+			if (S.blks[j]->major == m->major && S.blks[j]->minor == m->minor)
+				src = S.blks[j]->name;
+		sb_printf(b, "%zu %zu %u:%u / ", 21 + i, i ? (size_t)21 : (size_t)1, m->major, m->minor);
+		/* Like the kernel, escape space, tab, newline and backslash as octal. */
+		for (const char *c = m->point; *c; c++) {
+			if (strchr(" \t\n\\", *c))
+				sb_printf(b, "\\%03o", (unsigned char)*c);
+			else
+				sb_printf(b, "%c", *c);
+		}
+		sb_printf(b, " rw,relatime - %s %s%s rw\n", m->fstype, m->major ? "/dev/" : "", src);
+	}
+}
+
+static void show(const struct node *n, struct sbuf *b)
+{
+	switch (n->attr) {
+	case AT_TEXT:
+		sb_printf(b, "%s", n->text);
+		break;
+	case AT_OVERRIDE: {
+		const struct device *d = n->obj;
+
+		sb_printf(b, "%s\n", d->override ? d->override : "(null)");
+		break;
+	}
+	case AT_AUTOPROBE:
+		sb_printf(b, "%d\n", S.autoprobe[n->arg]);
+		break;
+	case AT_REFCNT:
+		sb_printf(b, "%d\n", module_refcnt(n->obj));
+		break;
+	case AT_MOUNTINFO:
+		show_mountinfo(b);
+		break;
+	case AT_NONE:
+	case AT_BIND:
+	case AT_UNBIND:
+	case AT_NEW_ID:
+	case AT_REMOVE_ID:
+	case AT_PROBE:
+	case AT_DEVNODE:
+		break;
+	}
+}
+
+/* driver_set_override(): "\n" or all-NUL clears, else up to the first newline. */
+static int store_override(struct device *d, const char *buf, size_t len)
+{
+	const char *nl;
+	size_t slen;
+
+	if (len >= PAGE_SZ - 1)
+		return -EINVAL;
+	slen = strlen(buf);
+	nl = memchr(buf, '\n', slen);
+	free(d->override);
+	d->override = NULL;
+	if (slen && nl != buf)
+		d->override = xstrndup(buf, nl ? (size_t)(nl - buf) : slen);
+	return 0;
+}
+
+/* bind_store(): ENODEV unless the device exists and matches; EBUSY if bound. */
+static int store_bind(struct driver *d, const char *buf)
+{
+	struct device *dev = find_device_streq(d->bus, buf);
+
+	if (!dev || !drv_match(d, dev))
+		return -ENODEV;
+	if (dev->drv)
+		return -EBUSY;
+	if (F.probe_delay_ms) {
+		schedule_attach(dev, d);
+		return 0;
+	}
+	return drv_probe(d, dev);
+}
+
+/* unbind_store(): only a device bound to this very driver. */
+static int store_unbind(struct driver *d, const char *buf)
+{
+	struct device *dev = find_device_streq(d->bus, buf);
+
+	if (!dev || dev->drv != d)
+		return -ENODEV;
+	dev_release(dev);
+	return 0;
+}
+
+/* drivers_probe_store(): success even when no driver attaches. */
+static int store_probe(enum bus bus, const char *buf)
+{
+	struct device *dev = find_device_streq(bus, buf);
+
+	if (!dev)
+		return -ENODEV;
+	if (!dev->drv && !nobind(dev))
+		schedule_attach(dev, NULL);
+	return 0;
+}
+
+/* new_id_store(): "vendor device ..." in hex; EEXIST if it already matches. */
+static int store_new_id(struct driver *d, const char *buf)
+{
+	struct device fake = { .bus = d->bus };
+	struct pci_id id = { .dynamic = true };
+
+	if (sscanf(buf, "%x %x", &id.vendor, &id.device) < 2)
+		return -EINVAL;
+	fake.vendor = id.vendor;
+	fake.device = id.device;
+	if (drv_match(d, &fake))
+		return -EEXIST;
+	VEC_PUSH(d->ids, d->nids, id);
+	driver_attach(d);
+	return 0;
+}
+
+static int store_remove_id(struct driver *d, const char *buf)
+{
+	unsigned vendor, device;
+
+	if (sscanf(buf, "%x %x", &vendor, &device) < 2)
+		return -EINVAL;
+	for (size_t i = 0; i < d->nids; i++) {
+		if (d->ids[i].dynamic && d->ids[i].vendor == vendor && d->ids[i].device == device) {
+			memmove(&d->ids[i], &d->ids[i + 1], (d->nids - i - 1) * sizeof(*d->ids));
+			d->nids--;
+			return 0;
+		}
+	}
+	return -ENODEV;
+}
+
+static int store(const struct node *n, const char *buf, size_t len)
+{
+	switch (n->attr) {
+	case AT_OVERRIDE:
+		return store_override(n->obj, buf, len);
+	case AT_BIND:
+		return store_bind(n->obj, buf);
+	case AT_UNBIND:
+		return store_unbind(n->obj, buf);
+	case AT_PROBE:
+		return store_probe((enum bus)n->arg, buf);
+	case AT_AUTOPROBE:
+		S.autoprobe[n->arg] = buf[0] != '0';
+		return 0;
+	case AT_NEW_ID:
+		return store_new_id(n->obj, buf);
+	case AT_REMOVE_ID:
+		return store_remove_id(n->obj, buf);
+	case AT_DEVNODE:
+		return -EINVAL;
+	case AT_NONE:
+	case AT_TEXT:
+	case AT_REFCNT:
+	case AT_MOUNTINFO:
+		break;
+	}
+	return -EACCES;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Faults.                                                                  */
+
+static void faults_clear(void)
+{
+	for (size_t i = 0; i < F.n; i++) {
+		free(F.v[i].path);
+		free(F.v[i].key);
+	}
+	for (size_t i = 0; i < F.nnobind; i++)
+		free(F.nobind[i]);
+	for (size_t i = 0; i < F.nrc; i++)
+		free(F.rc[i].mod);
+	free(F.v);
+	free(F.nobind);
+	free(F.rc);
+	memset(&F, 0, sizeof(F));
+}
+
+__attribute__((format(printf, 2, 3)))
+static int ferr(unsigned no, const char *fmt, ...)
+{
+	char *msg;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		oom();
+	va_end(ap);
+	fprintf(stderr, "simhost: %s:%u: %s\n", g_faults_path, no, msg);
+	sim_log("faults %s:%u: %s", g_faults_path, no, msg);
+	free(msg);
+	return -EBADMSG;
+}
+
+static int parse_count(const char *s, long *ret)
+{
+	unsigned v;
+
+	if (!s) {
+		*ret = -1;
+		return 0;
+	}
+	if (parse_uint(s, 1000000, &v) < 0)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int faults_line(unsigned no, char *line)
+{
+	char *w[8], *save = NULL, *key;
+	size_t nw = 0, len;
+	unsigned v;
+
+	len = strlen(line);
+	while (len && isspace((unsigned char)line[len - 1]))
+		line[--len] = '\0';
+	key = xstrdup(line);
+	{
+		char *hash = strchr(line, '#');
+
+		if (hash)
+			*hash = '\0';
+	}
+	for (char *t = strtok_r(line, " \t", &save); t && nw < ARRAY_SIZE(w); t = strtok_r(NULL, " \t", &save))
+		w[nw++] = t;
+	if (!nw) {
+		free(key);
+		return 0;
+	}
+	if (!strcmp(w[0], "probe-delay")) {
+		free(key);
+		if (nw != 2 || parse_uint(w[1], 600000, &v) < 0)
+			return ferr(no, "expected: probe-delay MILLISECONDS");
+		F.probe_delay_ms = v;
+		return 0;
+	}
+	if (!strcmp(w[0], "no-bind")) {
+		free(key);
+		if (nw != 2)
+			return ferr(no, "expected: no-bind DEVICE");
+		VEC_PUSH(F.nobind, F.nnobind, xstrdup(w[1]));
+		return 0;
+	}
+	if (!strcmp(w[0], "module-refcnt")) {
+		struct refcnt_override rc;
+
+		free(key);
+		if (nw != 3 || parse_uint(w[2], 1000000, &v) < 0)
+			return ferr(no, "expected: module-refcnt MODULE COUNT");
+		rc.mod = xstrdup(w[1]);
+		rc.refcnt = (int)v;
+		VEC_PUSH(F.rc, F.nrc, rc);
+		return 0;
+	}
+	if (strchr(w[0], '/')) {
+		struct fault f = { .key = key };
+		char *end;
+
+		if (nw >= 3 && !strcmp(w[1], "hang")) {
+			f.kind = F_HANG;
+			errno = 0;
+			f.secs = strtod(w[2], &end);
+			if (errno || *end || f.secs < 0 || f.secs > 3600 || nw > 4 ||
+			    parse_count(nw == 4 ? w[3] : NULL, &f.count) < 0) {
+				free(key);
+				return ferr(no, "expected: PATH hang SECONDS [COUNT]");
+			}
+		} else {
+			int e = nw >= 2 ? errno_parse(w[1]) : -EINVAL;
+
+			if (e < 0 || nw > 3 || parse_count(nw == 3 ? w[2] : NULL, &f.count) < 0) {
+				free(key);
+				return ferr(no, "expected: PATH ERRNO [COUNT] with ERRNO like EBUSY or 16");
+			}
+			f.kind = F_ERR;
+			f.err = e;
+		}
+		f.path = xstrdup(w[0] + (w[0][0] == '/'));
+		VEC_PUSH(F.v, F.n, f);
+		return 0;
+	}
+	free(key);
+	return ferr(no, "unknown fault '%s' (a PATH must contain '/')", w[0]);
+}
+
+/* Re-read the fault file; a missing file means no faults. */
+static void faults_load(void)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned no = 0;
+	FILE *f;
+
+	faults_clear();
+	if (!g_faults_path)
+		return;
+	f = fopen(g_faults_path, "re");
+	if (!f) {
+		if (errno != ENOENT)
+			F.bad = ferr(0, "cannot open: %s", strerror(errno)) < 0;
+		return;
+	}
+	while (getline(&line, &cap, f) >= 0)
+		if (faults_line(++no, line) < 0)
+			F.bad = true;
+	free(line);
+	fclose(f);
+}
+
+static bool fault_take(const struct fault *f)
+{
+	struct counter *c;
+
+	if (f->count < 0)
+		return true;
+	for (c = g_counters; c; c = c->next)
+		if (!strcmp(c->key, f->key))
+			break;
+	if (!c) {
+		c = xcalloc(1, sizeof(*c));
+		c->key = xstrdup(f->key);
+		c->next = g_counters;
+		g_counters = c;
+	}
+	if (c->used >= (unsigned long)f->count)
+		return false;
+	c->used++;
+	return true;
+}
+
+static bool fault_path_matches(const struct fault *f, const char *path)
+{
+	char *r;
+	bool m;
+
+	if (strpbrk(f->path, "*?["))
+		return fnmatch(f->path, path, FNM_PATHNAME) == 0;
+	r = tree_resolve(f->path);
+	m = !strcmp(r, path);
+	free(r);
+	return m;
+}
+
+/* The first matching hang and the first matching error for @path. */
+static void faults_match(const char *path, double *hang, int *err)
+{
+	bool have_hang = false, have_err = false;
+
+	*hang = 0;
+	*err = 0;
+	for (size_t i = 0; i < F.n; i++) {
+		const struct fault *f = &F.v[i];
+
+		if ((f->kind == F_HANG ? have_hang : have_err) || !fault_path_matches(f, path))
+			continue;
+		if (!fault_take(f))
+			continue;
+		if (f->kind == F_HANG) {
+			*hang = f->secs;
+			have_hang = true;
+		} else {
+			*err = f->err;
+			have_err = true;
+		}
+	}
+}
+
+/*
+ * Block for @secs with the lock released.  Gives up with -EINTR when the
+ * caller is interrupted (a signal, e.g. its watchdog killing it) or the file
+ * system is being unmounted; the write then has no effect.
+ */
+static int hang_wait(double secs)
+{
+	struct fuse_session *se = fuse_get_session(fuse_get_context()->fuse);
+	struct timespec end, now;
+	int r = 0;
+
+	monotonic_now(&end);
+	ts_add_ms(&end, (unsigned long)(secs * 1000.0));
+	pthread_mutex_unlock(&g_lock);
+	for (;;) {
+		struct timespec slice = { 0, 20 * 1000000L };
+
+		if (fuse_interrupted() || fuse_session_exited(se)) {
+			r = -EINTR;
+			break;
+		}
+		monotonic_now(&now);
+		if (ts_before_eq(&end, &now))
+			break;
+		nanosleep(&slice, NULL);
+	}
+	pthread_mutex_lock(&g_lock);
+	return r;
+}
+
+/*
+ * Common prologue of mutating operations: re-read the faults, then apply
+ * those for @path.  Returns 0 to go on, or -errno (with the lock held).
+ */
+static int faults_apply(const char *path)
+{
+	double hang;
+	int err, r;
+
+	faults_load();
+	if (F.bad)
+		return -EBADMSG;
+	faults_match(path, &hang, &err);
+	if (hang > 0) {
+		sim_log("hang %s %.3fs", path, hang);
+		r = hang_wait(hang);
+		if (r < 0)
+			return r;
+	}
+	return err ? -err : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* FUSE operations.                                                         */
+
+static const char *rel(const char *path)
+{
+	while (*path == '/')
+		path++;
+	return path;
+}
+
+static void log_data(struct sbuf *b, const char *buf, size_t size)
+{
+	for (size_t i = 0; i < size && i < 80; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if (c == '\n')
+			sb_printf(b, "\\n");
+		else if (c == '\\' || c == '"')
+			sb_printf(b, "\\%c", c);
+		else if (isprint(c))
+			sb_printf(b, "%c", c);
+		else
+			sb_printf(b, "\\x%02x", c);
+	}
+	if (size > 80)
+		sb_printf(b, "...");
+}
+
+static void fill_stat(const struct node *n, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_uid = 0;
+	st->st_gid = 0;
+	st->st_atim = st->st_mtim = st->st_ctim = g_start;
+	st->st_blksize = PAGE_SZ;
+	switch (n->type) {
+	case NT_DIR:
+		st->st_mode = S_IFDIR | n->mode;
+		st->st_nlink = 2;
+		break;
+	case NT_FILE:
+		st->st_mode = S_IFREG | n->mode;
+		st->st_nlink = 1;
+		st->st_size = n->size0 ? 0 : PAGE_SZ;
+		break;
+	case NT_LINK:
+		st->st_mode = S_IFLNK | 0777;
+		st->st_nlink = 1;
+		st->st_size = (off_t)strlen(n->text);
+		break;
+	}
+}
+
+static int sim_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	const struct node *n;
+	int r = 0;
+
+	pthread_mutex_lock(&g_lock);
+	n = tree_lookup(rel(path));
+	if (n)
+		fill_stat(n, st);
+	else
+		r = -ENOENT;
+	pthread_mutex_unlock(&g_lock);
+	return r;
+}
+
+static int sim_readlink(const char *path, char *buf, size_t size)
+{
+	const struct node *n;
+	int r = 0;
+
+	if (!size)
+		return -EINVAL;
+	pthread_mutex_lock(&g_lock);
+	n = tree_lookup(rel(path));
+	if (!n)
+		r = -ENOENT;
+	else if (n->type != NT_LINK)
+		r = -EINVAL;
+	else
+		snprintf(buf, size, "%s", n->text);
+	pthread_mutex_unlock(&g_lock);
+	return r;
+}
+
+static int sim_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+		       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	char **names = NULL;
+	size_t nnames = 0;
+	const struct node *n;
+	int r = 0;
+
+	pthread_mutex_lock(&g_lock);
+	n = tree_lookup(rel(path));
+	if (!n)
+		r = -ENOENT;
+	else if (n->type != NT_DIR)
+		r = -ENOTDIR;
+	else
+		for (const struct node *k = n->kids; k; k = k->next)
+			VEC_PUSH(names, nnames, xstrdup(k->name));
+	pthread_mutex_unlock(&g_lock);
+	if (r == 0) {
+		filler(buf, ".", NULL, 0, 0);
+		filler(buf, "..", NULL, 0, 0);
+		for (size_t i = 0; i < nnames; i++)
+			filler(buf, names[i], NULL, 0, 0);
+	}
+	for (size_t i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
+	return r;
+}
+
+/* kernfs_fop_open(): EACCES when the attribute cannot be read or written. */
+static int sim_open(const char *path, struct fuse_file_info *fi)
+{
+	const struct node *n;
+	int acc = fi->flags & O_ACCMODE, r = 0;
+
+	pthread_mutex_lock(&g_lock);
+	faults_load();
+	n = tree_lookup(rel(path));
+	if (!n)
+		r = -ENOENT;
+	else if (n->type == NT_DIR)
+		r = -EISDIR;
+	else if (acc != O_WRONLY && !(n->mode & 0444))
+		r = -EACCES;
+	else if (acc != O_RDONLY && !(n->mode & 0222))
+		r = -EACCES;
+	pthread_mutex_unlock(&g_lock);
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	return r;
+}
+
+static int sim_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct sbuf b = { 0 };
+	const struct node *n;
+	int r = 0;
+
+	pthread_mutex_lock(&g_lock);
+	n = tree_lookup(rel(path));
+	if (!n)
+		r = -ENODEV;            /* kernfs: the attribute went away */
+	else if (!(n->mode & 0444))
+		r = -EACCES;
+	else
+		show(n, &b);
+	pthread_mutex_unlock(&g_lock);
+	if (r == 0 && off >= 0 && (size_t)off < b.len) {
+		size_t cnt = b.len - (size_t)off;
+
+		if (cnt > size)
+			cnt = size;
+		memcpy(buf, b.p + off, cnt);
+		r = (int)cnt;
+	}
+	free(b.p);
+	return r;
+}
+
+static int sim_write(const char *path, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	const char *p = rel(path);
+	struct sbuf lb = { 0 };
+	const struct node *n;
+	char *data;
+	int r;
+
+	if (size == 0)
+		return 0;               /* kernfs does not call the store */
+	if (size > PAGE_SZ)
+		size = PAGE_SZ;         /* kernfs hands at most a page to the store */
+	data = xcalloc(1, size + 1);
+	memcpy(data, buf, size);
+	pthread_mutex_lock(&g_lock);
+	r = faults_apply(p);
+	if (r == 0) {
+		n = tree_lookup(p);
+		if (!n)
+			r = -ENODEV;
+		else if (!(n->mode & 0222))
+			r = -EACCES;
+		else
+			r = store(n, data, size);
+	}
+	if (r == 0)
+		build_tree();
+	log_data(&lb, data, size);
+	sim_log("write %s \"%s\" = %s%s", p, lb.p ? lb.p : "", r < 0 ? "-" : "0",
+		r < 0 ? errno_name(r) : "");
+	pthread_mutex_unlock(&g_lock);
+	free(lb.p);
+	free(data);
+	return r < 0 ? r : (int)size;
+}
+
+static int sim_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	const struct node *n;
+	int r = 0;
+
+	pthread_mutex_lock(&g_lock);
+	n = tree_lookup(rel(path));
+	if (!n)
+		r = -ENOENT;
+	else if (n->type == NT_DIR)
+		r = -EISDIR;
+	pthread_mutex_unlock(&g_lock);
+	return r;
+}
+
+/* The module name if @path is sys/module/NAME, else NULL. */
+static const char *module_dir_name(const char *path)
+{
+	const char *name = path + strlen("sys/module/");
+
+	if (strncmp(path, "sys/module/", strlen("sys/module/")) || !*name || strchr(name, '/'))
+		return NULL;
+	return name;
+}
+
+static int sim_mkdir(const char *path, mode_t mode)
+{
+	const char *p = rel(path), *name = module_dir_name(p);
+	struct module *m;
+	int r;
+
+	if (!name)
+		return -EPERM;
+	pthread_mutex_lock(&g_lock);
+	r = faults_apply(p);
+	if (r == 0) {
+		m = find_module(name);
+		if (!m)
+			r = -ENOENT;
+		else
+			r = module_load(m);
+	}
+	if (r == 0)
+		build_tree();
+	sim_log("mkdir %s = %s%s", p, r < 0 ? "-" : "0", r < 0 ? errno_name(r) : "");
+	pthread_mutex_unlock(&g_lock);
+	return r;
+}
+
+static int sim_rmdir(const char *path)
+{
+	const char *p = rel(path), *name = module_dir_name(p);
+	struct module *m;
+	int r;
+
+	if (!name)
+		return -EPERM;
+	pthread_mutex_lock(&g_lock);
+	r = faults_apply(p);
+	if (r == 0) {
+		m = find_module(name);
+		if (!m)
+			r = -ENOENT;
+		else
+			r = module_unload(m);
+	}
+	if (r == 0)
+		build_tree();
+	sim_log("rmdir %s = %s%s", p, r < 0 ? "-" : "0", r < 0 ? errno_name(r) : "");
+	pthread_mutex_unlock(&g_lock);
+	return r;
+}
+
+static int sim_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	return -EACCES;
+}
+
+static int sim_mknod(const char *path, mode_t mode, dev_t rdev)
+{
+	return -EACCES;
+}
+
+static int sim_unlink(const char *path)
+{
+	return -EPERM;
+}
+
+static int sim_symlink(const char *target, const char *path)
+{
+	return -EPERM;
+}
+
+static int sim_rename(const char *from, const char *to, unsigned int flags)
+{
+	return -EPERM;
+}
+
+static int sim_link(const char *from, const char *to)
+{
+	return -EPERM;
+}
+
+static int sim_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	return -EPERM;
+}
+
+static int sim_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	return -EPERM;
+}
+
+static int sim_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	int r;
+
+	pthread_mutex_lock(&g_lock);
+	r = tree_lookup(rel(path)) ? 0 : -ENOENT;
+	pthread_mutex_unlock(&g_lock);
+	return r;
+}
+
+static void *sim_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	/* Nothing may be cached: links and files come and go with the state. */
+	cfg->entry_timeout = 0;
+	cfg->attr_timeout = 0;
+	cfg->negative_timeout = 0;
+	cfg->direct_io = 1;
+	cfg->kernel_cache = 0;
+	cfg->hard_remove = 1;
+	return NULL;
+}
+
+static void sim_destroy(void *data)
+{
+	pthread_mutex_lock(&g_lock);
+	g_stop = true;
+	pthread_cond_broadcast(&g_cond);
+	pthread_mutex_unlock(&g_lock);
+	if (g_prober_started)
+		pthread_join(g_prober, NULL);
+	while (g_pending) {
+		struct pending *p = g_pending;
+
+		g_pending = p->next;
+		free(p);
+	}
+}
+
+static const struct fuse_operations sim_ops = {
+	.init = sim_init,
+	.destroy = sim_destroy,
+	.getattr = sim_getattr,
+	.readlink = sim_readlink,
+	.readdir = sim_readdir,
+	.open = sim_open,
+	.read = sim_read,
+	.write = sim_write,
+	.truncate = sim_truncate,
+	.mkdir = sim_mkdir,
+	.rmdir = sim_rmdir,
+	.create = sim_create,
+	.mknod = sim_mknod,
+	.unlink = sim_unlink,
+	.symlink = sim_symlink,
+	.rename = sim_rename,
+	.link = sim_link,
+	.chmod = sim_chmod,
+	.chown = sim_chown,
+	.utimens = sim_utimens,
+};
+
+/* ------------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+	fputs("usage: simhost --spec SPEC [--faults FILE] [--log FILE] [-f] [-d] [-o OPT] MNT\n"
+	      "Serves MNT/sys, MNT/proc and MNT/dev as described by SPEC.  Daemonizes once\n"
+	      "the mount is ready unless -f; 'fusermount3 -u MNT' or 'umount MNT' ends it.\n"
+	      "  --spec FILE    the host description (checked before mounting)\n"
+	      "  --faults FILE  fault injection, re-read before every mutating operation\n"
+	      "  --log FILE     append one line per write, mkdir, rmdir and bind change\n"
+	      "  --check        only parse SPEC and exit\n", f);
+}
+
+/* An absolute version of @p: the daemon changes to / after mounting. */
+static char *absolute(const char *p)
+{
+	char *cwd, *r;
+
+	if (p[0] == '/' || !(cwd = get_current_dir_name()))
+		return xstrdup(p);
+	r = xasprintf("%s/%s", cwd, p);
+	free(cwd);
+	return r;
+}
+
+/*
+ * Mount, then daemonize (the parent exits only once the mount is ready),
+ * then serve with one thread per concurrent request until unmounted.
+ */
+static int serve(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts opts = { 0 };
+	struct fuse_session *se;
+	struct fuse *f = NULL;
+	int r = 1;
+
+	if (fuse_parse_cmdline(&args, &opts) != 0)
+		goto out;
+	if (opts.show_help || opts.show_version || !opts.mountpoint) {
+		if (!opts.mountpoint)
+			fputs("simhost: no mount point\n", stderr);
+		usage(stderr);
+		goto out;
+	}
+	f = fuse_new(&args, &sim_ops, sizeof(sim_ops), NULL);
+	if (!f)
+		goto out;
+	se = fuse_get_session(f);
+	if (fuse_mount(f, opts.mountpoint) != 0)
+		goto out;
+	if (fuse_daemonize(opts.foreground) != 0 || fuse_set_signal_handlers(se) != 0) {
+		fuse_unmount(f);
+		goto out;
+	}
+	r = opts.singlethread ? fuse_loop(f) : fuse_loop_mt(f, opts.clone_fd);
+	r = r ? 1 : 0;
+	fuse_remove_signal_handlers(se);
+	fuse_unmount(f);
+out:
+	if (f)
+		fuse_destroy(f);
+	free(opts.mountpoint);
+	fuse_opt_free_args(&args);
+	return r;
+}
+
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!strcmp(argv[*i], name)) {
+		if (*i + 1 >= argc) {
+			fprintf(stderr, "simhost: %s needs a value\n", name);
+			exit(2);
+		}
+		return argv[++*i];
+	}
+	if (!strncmp(argv[*i], name, len) && argv[*i][len] == '=')
+		return argv[*i] + len + 1;
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const char *spec = NULL, *faults = NULL, *logfile = NULL, *v;
+	char **fargv = xcalloc((size_t)argc + 4, sizeof(*fargv));
+	bool check = false;
+	int fargc = 0, r;
+
+	fargv[fargc++] = argv[0];
+	fargv[fargc++] = (char *)"-o";
+	fargv[fargc++] = (char *)"fsname=simhost,subtype=simhost";
+	for (int i = 1; i < argc; i++) {
+		if ((v = opt_value(argc, argv, &i, "--spec")))
+			spec = v;
+		else if ((v = opt_value(argc, argv, &i, "--faults")))
+			faults = v;
+		else if ((v = opt_value(argc, argv, &i, "--log")))
+			logfile = v;
+		else if (!strcmp(argv[i], "--check"))
+			check = true;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			free(fargv);
+			return 0;
+		} else
+			fargv[fargc++] = argv[i];
+	}
+	if (!spec) {
+		usage(stderr);
+		free(fargv);
+		return 2;
+	}
+	clock_gettime(CLOCK_REALTIME, &g_start);
+	for (enum bus b = 0; b < _BUS_MAX; b++)
+		S.autoprobe[b] = true;
+	if (spec_load(spec) < 0) {
+		model_free();
+		free(fargv);
+		return 1;
+	}
+	if (check) {
+		model_free();
+		free(fargv);
+		return 0;
+	}
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&g_cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	if (faults)
+		g_faults_path = absolute(faults);
+	if (logfile) {
+		char *abs = absolute(logfile);
+
+		g_log = fopen(abs, "ae");
+		if (!g_log) {
+			fprintf(stderr, "simhost: %s: %s\n", abs, strerror(errno));
+			free(abs);
+			return 1;
+		}
+		free(abs);
+	}
+	build_tree();
+	r = serve(fargc, fargv);
+	node_free(g_root);
+	faults_clear();
+	while (g_counters) {
+		struct counter *c = g_counters;
+
+		g_counters = c->next;
+		free(c->key);
+		free(c);
+	}
+	model_free();
+	free(g_faults_path);
+	free(fargv);
+	if (g_log)
+		fclose(g_log);
+	pthread_cond_destroy(&g_cond);
+	return r;
+}
