@@ -52,6 +52,8 @@ int host_wait_link(const char *want, double timeout, const char *fmt, ...) _prin
 
 /* Kernel modules: libkmod on the real host; under --root, mkdir/rmdir of sys/module/NAME. */
 bool host_module_loaded(const char *name);
+/* Dry-run: is the driver's module one the plan has unloaded already? */
+bool host_driver_gone(const char *bus, const char *driver);
 /* Can it be loaded (known to modprobe's index; under --root: assumed)? */
 bool host_module_available(const char *name);
 int host_module_load(const char *name);

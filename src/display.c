@@ -36,6 +36,11 @@ static int display_prepare(struct run *run)
 		const char *unit = unit_name(vm->units[i]);
 		char state[32] = "active", result[32];
 
+		if (hook_shared_held(run, STAGE, unit)) {
+			/* stopped for another VM (so inactive now): whoever releases last starts it */
+			r = state_add(run->state, STAGE, unit, NULL);
+			continue;
+		}
 		if (bus) {
 			int k = bus_unit_state(bus, unit, state, sizeof(state));
 			if (k == -ENOENT) {
@@ -49,10 +54,6 @@ static int display_prepare(struct run *run)
 		}
 		if (!streq(state, "active") && !streq(state, "activating") && !streq(state, "reloading")) {
 			log_info(STAGE, "%s is %s; nothing to stop", unit, state);
-			continue;
-		}
-		if (hook_shared_held(run, STAGE, unit)) {
-			r = state_add(run->state, STAGE, unit, NULL);
 			continue;
 		}
 		r = state_add(run->state, STAGE, unit, "stopped", NULL);

@@ -15,6 +15,9 @@
 
 static char root[PATH_MAX];
 static bool dry_run;
+/* dry-run: modules the plan unloads, so that later stages see their drivers gone */
+static char planned_unloads[32][128];
+static size_t n_planned_unloads;
 
 int host_init(const char *dir, bool dry)
 {
@@ -419,7 +422,20 @@ bool host_module_loaded(const char *name)
 	char n[128];
 
 	module_dir_name(n, sizeof(n), name);
+	for (size_t i = 0; i < n_planned_unloads; i++)
+		if (streq(planned_unloads[i], n))
+			return false;
 	return host_exists("/sys/module/%s/initstate", n);
+}
+
+bool host_driver_gone(const char *bus, const char *driver)
+{
+	char mod[128];
+
+	if (n_planned_unloads == 0 ||
+	    host_link_name(mod, sizeof(mod), "/sys/bus/%s/drivers/%s/module", bus, driver) < 0)
+		return false;
+	return !host_module_loaded(mod);
 }
 
 static void kmod_quiet(void *data, int priority, const char *file, int line, const char *fn,
@@ -498,8 +514,11 @@ int host_module_unload(const char *name)
 
 	module_dir_name(n, sizeof(n), name);
 	host_action("unload module %s", n);
-	if (dry_run)
+	if (dry_run) {
+		if (n_planned_unloads < ELEMENTSOF(planned_unloads))
+			snprintf(planned_unloads[n_planned_unloads++], sizeof(planned_unloads[0]), "%s", n);
 		return 0;
+	}
 	if (!host_is_real()) {
 		char p[PATH_MAX];
 		r = host_path(p, sizeof(p), "/sys/module/%s", n);

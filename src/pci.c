@@ -60,7 +60,9 @@ static bool in_list(const struct pci_list *l, const char *bdf)
 
 static void driver_of(const char *bdf, char *buf, size_t size)
 {
-	if (host_link_name(buf, size, "/sys/bus/pci/devices/%s/driver", bdf) < 0)
+	/* in a dry run, a driver whose module the plan unloaded has let go of its devices */
+	if (host_link_name(buf, size, "/sys/bus/pci/devices/%s/driver", bdf) < 0 ||
+	    (host_is_dry_run() && host_driver_gone("pci", buf)))
 		snprintf(buf, size, NO_DRIVER);
 }
 

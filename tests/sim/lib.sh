@@ -33,8 +33,25 @@ sim_up() {
 	snap > "$T/initial"
 }
 
+# systemd_up SPEC-TEXT: a simulated systemd on the root's private socket (run/systemd/private)
+SIMSYSTEMD=${SIMSYSTEMD:-$TOP/build/simsystemd}
+systemd_up() {
+	printf '%s\n' "$1" > "$T/systemd.spec"
+	mkdir -p "$T/root/run/systemd"
+	"$SIMSYSTEMD" --spec "$T/systemd.spec" --socket "$T/root/run/systemd/private" \
+		--dump "$T/systemd.dump" --pidfile "$T/systemd.pid" --delay-ms 20 > /dev/null ||
+		{ echo "simsystemd failed"; exit 2; }
+	cp "$T/systemd.dump" "$T/systemd.initial"
+}
+systemd_unchanged() {
+	diff -u "$T/systemd.initial" "$T/systemd.dump" | sed 's/^/    /'
+	[ "${PIPESTATUS[0]}" = 0 ]
+}
+unit_state() { sed -n "s/^unit $1 \([a-z]*\).*/\1/p" "$T/systemd.dump"; }
+
 sim_down() {
 	[ -n "$T" ] || return 0
+	[ -f "$T/systemd.pid" ] && kill "$(cat "$T/systemd.pid")" 2>/dev/null
 	fusermount3 -u "$T/mnt" 2>/dev/null || umount -l "$T/mnt" 2>/dev/null
 	rm -rf "$T"
 	T=""

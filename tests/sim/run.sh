@@ -223,6 +223,106 @@ t_foreign_vfio_device() {
 	sim_down
 }
 
+SYSTEMD_SPEC='unit gdm.service active alias=display-manager.service
+unit nvidia-persistenced.service active
+unit lightdm.service inactive
+slice system.slice
+slice user.slice
+scope init.scope'
+ALL_STAGES='display = { units = [ "auto", "nvidia-persistenced.service", "lightdm.service" ]; timeout = 5; };
+    vtconsole = true;
+    framebuffer = true;
+    modules = { unload = [ "nvidia" ]; };
+    isolation = { host_cpus = "0,8"; };'
+
+t_stages_round_trip() {
+	sim_up win10
+	systemd_up "$SYSTEMD_SPEC"
+	conf "vm = ( { name = \"win10\"; $ALL_STAGES
+	    pci = { devices = [ \"0000:09:00.0\", \"0000:09:00.1\", \"0000:09:00.2\", \"0000:09:00.3\" ]; }; } );"
+	vh win10 prepare begin < "$WIN10_XML"
+	check "stages: prepare exits 0" '[ "$RC" = 0 ] && [ -z "$OUT" ]'
+	check "stages: display manager (via its alias) and nvidia-persistenced stopped" '[ "$(unit_state gdm.service)" = inactive ] && [ "$(unit_state nvidia-persistenced.service)" = inactive ]'
+	check "stages: the nvidia stack unloaded, holders first" '[ ! -e "$T/root/sys/module/nvidia_drm/initstate" ] && [ ! -e "$T/root/sys/module/nvidia/initstate" ] && grep -q "^kmod nvidia_drm" "$T"/root/run/vfiohook/*.state'
+	check "stages: GPU on vfio-pci" '[ "$(drv 0000:09:00.0)" = vfio-pci ]'
+	check "stages: host slices limited to CPUs 0,8" 'grep -q "^slice system.slice active allowed=0,8" "$T/systemd.dump" && grep -q "^scope init.scope active allowed=0,8" "$T/systemd.dump"'
+	vh win10 release end shutdown < "$WIN10_XML"
+	check "stages: release exits 0" '[ "$RC" = 0 ]'
+	check "stages: release restores the host exactly (sysfs)" 'unchanged'
+	check "stages: release restores systemd exactly (units, AllowedCPUs; lightdm not started)" 'systemd_unchanged'
+
+	# every stage has run when the PCI preflight finds a device missing: all of it undone
+	conf "vm = ( { name = \"win10\"; $ALL_STAGES
+	    pci = { devices = [ \"0000:09:00.0\", \"0000:09:00.1\", \"0000:09:00.2\", \"0000:09:00.3\", \"0000:07:00.0\" ]; }; } );"
+	vh win10 prepare begin < "$WIN10_XML"
+	check "stages: a failure after display, console and module stages fails prepare" '[ "$RC" = 1 ] && one_line_error && contains "$ERR" "0000:07:00.0 does not exist"'
+	check "stages: ... and rolls back every stage (sysfs)" 'unchanged'
+	check "stages: ... and rolls back every stage (systemd)" 'systemd_unchanged'
+
+	conf "vm = ( { name = \"win10\"; $ALL_STAGES
+	    pci = { devices = [ \"0000:09:00.0\", \"0000:09:00.1\", \"0000:09:00.2\", \"0000:09:00.3\" ]; }; } );"
+	vh --dry-run win10 prepare begin < "$WIN10_XML"
+	echo "$OUT" > "$T/plan"
+	check "stages: dry-run plans the unit stops and changes nothing" 'contains "$OUT" "stop unit display-manager.service" && unchanged && systemd_unchanged'
+	vh -v win10 prepare begin < "$WIN10_XML"
+	sed -n 's/^vfiohook: action: //p' "$T/err" > "$T/done"
+	check "stages: the dry-run plan is exactly what the real run did" 'diff -u "$T/plan" "$T/done"'
+	vh win10 release end - < "$WIN10_XML"
+	check "stages: second round trip restores everything" 'unchanged && systemd_unchanged'
+	sim_down
+}
+
+t_stages_failures() {
+	sim_up win10
+	systemd_up 'unit gdm.service active alias=display-manager.service
+unit broken.service active stop=failed
+unit stuck.service active stop=hang
+slice system.slice
+slice user.slice
+scope init.scope'
+	conf 'vm = ( { name = "win10"; display = { units = [ "auto", "broken.service" ]; }; modules = { unload = [ "nvidia" ]; };
+	    pci = { devices = [ "0000:09:00.0", "0000:09:00.1", "0000:09:00.2", "0000:09:00.3" ]; }; } );'
+	vh win10 prepare begin < "$WIN10_XML"
+	check "unit whose stop fails: prepare fails naming it" '[ "$RC" = 1 ] && one_line_error && contains "$ERR" "broken.service"'
+	check "unit whose stop fails: the display manager stopped before it is started again" '[ "$(unit_state gdm.service)" = active ] && systemd_unchanged && unchanged'
+	conf 'vm = ( { name = "win10"; display = { units = [ "auto", "stuck.service" ]; timeout = 1; }; } );'
+	local t0=$SECONDS
+	vh win10 prepare begin < "$WIN10_XML"
+	check "unit whose stop never ends: prepare fails within display.timeout" '[ "$RC" = 1 ] && [ $((SECONDS - t0)) -le 4 ] && contains "$ERR" "stuck.service"'
+	check "unit whose stop never ends: the display manager runs again" '[ "$(unit_state gdm.service)" = active ]'
+	sim_down
+	# a module the host still uses: the holders are named, nothing is left changed
+	sim_up win10
+	conf 'vm = ( { name = "win10"; modules = { unload = [ "snd_hda_intel" ]; }; } );'
+	echo "sys/module/snd_hda_intel EBUSY" > "$T/faults"
+	vh win10 prepare begin < "$WIN10_XML"
+	check "busy module: prepare fails saying it is in use" '[ "$RC" = 1 ] && contains "$ERR" "module snd_hda_intel is in use"'
+	: > "$T/faults"
+	check "busy module: nothing changed" 'unchanged'
+	sim_down
+}
+
+t_shared_display() {
+	sim_up win10
+	systemd_up "$SYSTEMD_SPEC"
+	conf 'vm = (
+	  { name = "win10"; display = { units = [ "auto" ]; }; isolation = { host_cpus = "0,8"; };
+	    pci = { devices = [ "0000:09:00.0", "0000:09:00.1", "0000:09:00.2", "0000:09:00.3" ]; }; },
+	  { name = "nas"; display = { units = [ "auto" ]; }; isolation = { host_cpus = "0,8"; };
+	    pci = { devices = [ "0000:01:00.0" ]; }; }
+	);'
+	sed 's/<name>win10</<name>nas</; s/c6c8e3b2-0a8f/d6c8e3b2-0a8f/' "$WIN10_XML" > "$T/nas.xml"
+	vh win10 prepare begin < "$WIN10_XML"
+	vh nas prepare begin < "$T/nas.xml"
+	check "shared: both VMs prepared, display manager stopped once" '[ "$RC" = 0 ] && [ "$(unit_state gdm.service)" = inactive ]'
+	vh win10 release end - < "$WIN10_XML"
+	check "shared: the first VM to release leaves the display manager and isolation for the other" '[ "$(unit_state gdm.service)" = inactive ] && grep -q "^slice system.slice active allowed=0,8" "$T/systemd.dump" && [ "$(drv 0000:09:00.0)" = nvidia ]'
+	vh nas release end - < "$WIN10_XML"
+	vh nas release end - < "$T/nas.xml"
+	check "shared: the last VM to release restores them" 'systemd_unchanged && unchanged'
+	sim_down
+}
+
 t_managed_reattach() {
 	# libvirt reattached a managed device itself before release end: release must cope
 	sim_up rx590
@@ -428,6 +528,9 @@ for VFIOHOOK in $BINARIES; do
 	t_two_vms
 	t_managed_reattach
 	t_foreign_vfio_device
+	t_stages_round_trip
+	t_stages_failures
+	t_shared_display
 	t_unfinished_prepare
 	t_bad_input
 	t_names_with_spaces
