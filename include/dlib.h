@@ -23,7 +23,7 @@
 	X(config_init) X(config_destroy) X(config_read_string) X(config_set_include_dir)           \
 	X(config_setting_get_int) X(config_setting_get_int64) X(config_setting_get_float)          \
 	X(config_setting_get_bool) X(config_setting_get_string) X(config_setting_length)           \
-	X(config_setting_get_elem)
+	X(config_setting_get_elem) X(config_setting_get_member)
 #define DL_XML_SYMBOLS(X) X(xmlReadMemory) X(xmlFreeDoc) X(xmlDocGetRootElement) X(xmlGetLastError)
 #define DL_JOURNAL_SYMBOLS(X) X(sd_journal_sendv)
 #define DL_KMOD_SYMBOLS(X)                                                                         \

@@ -354,93 +354,52 @@ static int unknown_key(struct conf *c, const config_setting_t *s, const char *wh
 	return -EINVAL;
 }
 
-static int parse_pci(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
+
+/*
+ * A group of settings: each key has a handler; anything else is an unknown key. Handlers
+ * return 0, -EINVAL (reported already) or -ENOMEM (stop).
+ */
+typedef int (*key_handler)(struct conf *c, struct vm_conf *vm, const config_setting_t *s);
+struct key {
+	const char *name;
+	key_handler fn;
+};
+
+static int parse_group(struct conf *c, struct vm_conf *vm, const config_setting_t *g, const char *what,
+		       const char *where, const struct key *keys, size_t n_keys)
 {
+	char known[256] = "";
 	int ret = 0;
 
-	if (want_type(c, g, CONFIG_TYPE_GROUP, "pci") < 0)
+	if (want_type(c, g, CONFIG_TYPE_GROUP, what) < 0)
 		return -EINVAL;
+	for (size_t k = 0; k < n_keys; k++) {
+		size_t l = strlen(known);
+		snprintf(known + l, sizeof(known) - l, "%s%s", k ? ", " : "", keys[k].name);
+	}
 	for (int i = 0; i < sym_config_setting_length(g); i++) {
 		const config_setting_t *s = sym_config_setting_get_elem(g, (unsigned)i);
-		const char *k = config_setting_name(s);
+		const char *name = config_setting_name(s);
+		size_t k;
+		int r;
 
-		if (streq(k, "devices")) {
-			int t = config_setting_type(s);
-			if (t == CONFIG_TYPE_STRING) {
-				if (!streq(sym_config_setting_get_string(s), "hostdev")) {
-					conf_error(c, sfile(s), sline(s),
-						   "pci.devices must be a list of PCI addresses or \"hostdev\", "
-						   "not \"%s\"",
-						   sym_config_setting_get_string(s));
-					ret = -EINVAL;
-				} else
-					vm->pci_from_hostdev = true;
-				continue;
-			}
-			if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST) {
-				conf_error(c, sfile(s), sline(s),
-					   "pci.devices must be an array of PCI addresses [ \"0000:09:00.0\" ] "
-					   "or \"hostdev\"");
-				ret = -EINVAL;
-				continue;
-			}
-			free(vm->pci);
-			vm->n_pci = 0;
-			vm->pci = calloc((size_t)sym_config_setting_length(s) + 1, sizeof(*vm->pci));
-			if (!vm->pci)
-				return -ENOMEM;
-			for (int j = 0; j < sym_config_setting_length(s); j++) {
-				const config_setting_t *e = sym_config_setting_get_elem(s, (unsigned)j);
-				const char *v = sym_config_setting_get_string(e);
-				struct pci_addr a;
-				bool dup = false;
-
-				if (!v || pci_addr_parse(v, &a) < 0) {
-					conf_error(c, sfile(s), sline(e) ? sline(e) : sline(s),
-						   "'%s' is not a PCI address (expected DDDD:BB:SS.F, e.g. "
-						   "\"0000:09:00.0\")",
-						   v ? v : type_name(config_setting_type(e)));
-					ret = -EINVAL;
-					continue;
-				}
-				for (size_t k2 = 0; k2 < vm->n_pci; k2++)
-					dup |= pci_addr_equal(&vm->pci[k2], &a);
-				if (dup) {
-					conf_error(c, sfile(s), sline(e) ? sline(e) : sline(s),
-						   "PCI address %s is listed twice", v);
-					ret = -EINVAL;
-					continue;
-				}
-				vm->pci[vm->n_pci++] = a;
-			}
-		} else if (streq(k, "timeout")) {
-			if (want_seconds(c, s, 600, &vm->pci_timeout) < 0)
-				ret = -EINVAL;
-		} else if (streq(k, "unbind_timeout")) {
-			if (want_seconds(c, s, 600, &vm->unbind_timeout) < 0)
-				ret = -EINVAL;
-		} else
-			ret = unknown_key(c, s, "pci", "devices, timeout, unbind_timeout");
+		for (k = 0; k < n_keys && !streq(keys[k].name, name); k++)
+			;
+		r = k < n_keys ? keys[k].fn(c, vm, s) : unknown_key(c, s, where, known);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
+			ret = r;
 	}
 	return ret;
 }
 
-static int parse_scripts(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
-{
-	int ret = 0;
-
-	if (want_type(c, g, CONFIG_TYPE_GROUP, "scripts") < 0)
-		return -EINVAL;
-	for (int i = 0; i < sym_config_setting_length(g); i++) {
-		const config_setting_t *s = sym_config_setting_get_elem(g, (unsigned)i);
-		if (streq(config_setting_name(s), "timeout")) {
-			if (want_seconds(c, s, 3600, &vm->script_timeout) < 0)
-				ret = -EINVAL;
-		} else
-			ret = unknown_key(c, s, "scripts", "timeout");
+#define PARSE_GROUP(c, vm, g, what, where, keys) parse_group(c, vm, g, what, where, keys, ELEMENTSOF(keys))
+#define SECONDS_KEY(fn, field, max)                                                                \
+	static int fn(struct conf *c, struct vm_conf *vm, const config_setting_t *s)               \
+	{                                                                                          \
+		return want_seconds(c, s, max, &vm->field);                                        \
 	}
-	return ret;
-}
 
 /* An array of strings, each checked by ok(); the result is NULL-terminated. */
 static int want_strings(struct conf *c, const config_setting_t *s, const char *what,
@@ -510,55 +469,6 @@ static bool want_bool(struct conf *c, const config_setting_t *s, bool *ret)
 	return true;
 }
 
-static int parse_display(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
-{
-	int ret = 0;
-
-	if (want_type(c, g, CONFIG_TYPE_GROUP, "display") < 0)
-		return -EINVAL;
-	for (int i = 0; i < sym_config_setting_length(g); i++) {
-		const config_setting_t *s = sym_config_setting_get_elem(g, (unsigned)i);
-		const char *k = config_setting_name(s);
-		int r = 0;
-
-		if (streq(k, "units"))
-			r = want_strings(c, s, "display.units", unit_name_ok,
-					 "a systemd unit name (or \"auto\")", &vm->units, &vm->n_units);
-		else if (streq(k, "timeout"))
-			r = want_seconds(c, s, 600, &vm->unit_timeout);
-		else
-			r = unknown_key(c, s, "display", "units, timeout");
-		if (r == -ENOMEM)
-			return r;
-		if (r < 0)
-			ret = r;
-	}
-	return ret;
-}
-
-static int parse_modules(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
-{
-	int ret = 0;
-
-	if (want_type(c, g, CONFIG_TYPE_GROUP, "modules") < 0)
-		return -EINVAL;
-	for (int i = 0; i < sym_config_setting_length(g); i++) {
-		const config_setting_t *s = sym_config_setting_get_elem(g, (unsigned)i);
-		int r;
-
-		if (streq(config_setting_name(s), "unload"))
-			r = want_strings(c, s, "modules.unload", module_name_ok, "a module name",
-					 &vm->modules, &vm->n_modules);
-		else
-			r = unknown_key(c, s, "modules", "unload");
-		if (r == -ENOMEM)
-			return r;
-		if (r < 0)
-			ret = r;
-	}
-	return ret;
-}
-
 /* "2M", "1G", "2048K" or a number of KiB */
 static int page_size(const char *s, uint64_t *ret)
 {
@@ -578,49 +488,6 @@ static int page_size(const char *s, uint64_t *ret)
 	else
 		return -EINVAL;
 	return *ret == 2048 || *ret == 1048576 ? 0 : -ERANGE;
-}
-
-static int parse_hugepages(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
-{
-	int ret = 0;
-
-	if (want_type(c, g, CONFIG_TYPE_GROUP, "hugepages") < 0)
-		return -EINVAL;
-	vm->hugepages = true;
-	for (int i = 0; i < sym_config_setting_length(g); i++) {
-		const config_setting_t *s = sym_config_setting_get_elem(g, (unsigned)i);
-		const char *k = config_setting_name(s);
-		int r = 0;
-
-		if (streq(k, "size")) {
-			const char *v = config_setting_type(s) == CONFIG_TYPE_STRING ? sym_config_setting_get_string(s) : NULL;
-			if (!v || (!streq(v, "auto") && page_size(v, &vm->hp_size_kib) < 0)) {
-				conf_error(c, sfile(s), sline(s),
-					   "hugepages.size must be \"2M\", \"1G\" or \"auto\"");
-				r = -EINVAL;
-			}
-		} else if (streq(k, "pages")) {
-			int t = config_setting_type(s);
-			if (t == CONFIG_TYPE_STRING && streq(sym_config_setting_get_string(s), "auto"))
-				vm->hp_pages = 0;
-			else if ((t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) &&
-				 sym_config_setting_get_int64(s) > 0 && sym_config_setting_get_int64(s) <= (1ll << 32))
-				vm->hp_pages = (uint64_t)sym_config_setting_get_int64(s);
-			else {
-				conf_error(c, sfile(s), sline(s),
-					   "hugepages.pages must be a positive number of pages or \"auto\"");
-				r = -EINVAL;
-			}
-		} else if (streq(k, "timeout"))
-			r = want_seconds(c, s, 600, &vm->hp_timeout);
-		else if (streq(k, "drop_caches"))
-			r = want_bool(c, s, &vm->hp_drop_caches) ? 0 : -EINVAL;
-		else
-			r = unknown_key(c, s, "hugepages", "size, pages, timeout, drop_caches");
-		if (r < 0)
-			ret = r;
-	}
-	return ret;
 }
 
 static bool cpu_list_ok(const char *s)
@@ -647,64 +514,234 @@ static int want_cpus(struct conf *c, const config_setting_t *s, const char *what
 	return 0;
 }
 
-static int parse_governor(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
+static int pci_devices(struct conf *c, struct vm_conf *vm, const config_setting_t *s)
 {
-	int ret = 0;
+	int t = config_setting_type(s), ret = 0;
 
-	if (want_type(c, g, CONFIG_TYPE_GROUP, "governor") < 0)
-		return -EINVAL;
-	strcpy(vm->governor_cpus, "all");
-	for (int i = 0; i < sym_config_setting_length(g); i++) {
-		const config_setting_t *s = sym_config_setting_get_elem(g, (unsigned)i);
-		const char *k = config_setting_name(s);
-		int r = 0;
-
-		if (streq(k, "name")) {
-			const char *v = config_setting_type(s) == CONFIG_TYPE_STRING ? sym_config_setting_get_string(s) : NULL;
-			if (!v || !*v || strlen(v) >= sizeof(vm->governor) || !module_name_ok(v)) {
-				conf_error(c, sfile(s), sline(s), "governor.name must be a cpufreq governor name");
-				r = -EINVAL;
-			} else
-				strcpy(vm->governor, v);
-		} else if (streq(k, "cpus"))
-			r = want_cpus(c, s, "governor.cpus", "pinned", vm->governor_cpus, sizeof(vm->governor_cpus));
-		else
-			r = unknown_key(c, s, "governor", "name, cpus");
-		if (r < 0)
-			ret = r;
+	if (t == CONFIG_TYPE_STRING) {
+		if (!streq(sym_config_setting_get_string(s), "hostdev")) {
+			conf_error(c, sfile(s), sline(s),
+				   "pci.devices must be a list of PCI addresses or \"hostdev\", not \"%s\"",
+				   sym_config_setting_get_string(s));
+			return -EINVAL;
+		}
+		vm->pci_from_hostdev = true;
+		return 0;
 	}
-	if (!vm->governor[0]) {
-		conf_error(c, sfile(g), sline(g), "governor needs a name, e.g. name = \"performance\";");
-		ret = -EINVAL;
+	if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST) {
+		conf_error(c, sfile(s), sline(s),
+			   "pci.devices must be an array of PCI addresses [ \"0000:09:00.0\" ] or \"hostdev\"");
+		return -EINVAL;
+	}
+	free(vm->pci);
+	vm->n_pci = 0;
+	vm->pci = calloc((size_t)sym_config_setting_length(s) + 1, sizeof(*vm->pci));
+	if (!vm->pci)
+		return -ENOMEM;
+	for (int j = 0; j < sym_config_setting_length(s); j++) {
+		const config_setting_t *e = sym_config_setting_get_elem(s, (unsigned)j);
+		const char *v = sym_config_setting_get_string(e);
+		struct pci_addr a;
+		bool dup = false;
+
+		if (!v || pci_addr_parse(v, &a) < 0) {
+			conf_error(c, sfile(s), sline(e) ? sline(e) : sline(s),
+				   "'%s' is not a PCI address (expected DDDD:BB:SS.F, e.g. \"0000:09:00.0\")",
+				   v ? v : type_name(config_setting_type(e)));
+			ret = -EINVAL;
+			continue;
+		}
+		for (size_t k = 0; k < vm->n_pci; k++)
+			dup |= pci_addr_equal(&vm->pci[k], &a);
+		if (dup) {
+			conf_error(c, sfile(s), sline(e) ? sline(e) : sline(s), "PCI address %s is listed twice", v);
+			ret = -EINVAL;
+			continue;
+		}
+		vm->pci[vm->n_pci++] = a;
 	}
 	return ret;
 }
 
-static int parse_isolation(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
+SECONDS_KEY(pci_timeout, pci_timeout, 600)
+SECONDS_KEY(pci_unbind_timeout, unbind_timeout, 600)
+SECONDS_KEY(scripts_timeout, script_timeout, 3600)
+SECONDS_KEY(display_timeout, unit_timeout, 600)
+SECONDS_KEY(hugepages_timeout, hp_timeout, 600)
+
+static int display_units(struct conf *c, struct vm_conf *vm, const config_setting_t *s)
 {
-	int ret = 0;
+	return want_strings(c, s, "display.units", unit_name_ok, "a systemd unit name (or \"auto\")",
+			    &vm->units, &vm->n_units);
+}
 
-	if (want_type(c, g, CONFIG_TYPE_GROUP, "isolation") < 0)
+static int modules_unload(struct conf *c, struct vm_conf *vm, const config_setting_t *s)
+{
+	return want_strings(c, s, "modules.unload", module_name_ok, "a module name", &vm->modules,
+			    &vm->n_modules);
+}
+
+static int hugepages_size(struct conf *c, struct vm_conf *vm, const config_setting_t *s)
+{
+	const char *v = config_setting_type(s) == CONFIG_TYPE_STRING ? sym_config_setting_get_string(s) : NULL;
+
+	if (!v || (!streq(v, "auto") && page_size(v, &vm->hp_size_kib) < 0)) {
+		conf_error(c, sfile(s), sline(s), "hugepages.size must be \"2M\", \"1G\" or \"auto\"");
 		return -EINVAL;
-	strcpy(vm->host_cpus, "auto");
-	for (int i = 0; i < sym_config_setting_length(g); i++) {
-		const config_setting_t *s = sym_config_setting_get_elem(g, (unsigned)i);
-		int r;
-
-		if (streq(config_setting_name(s), "host_cpus"))
-			r = want_cpus(c, s, "isolation.host_cpus", "auto", vm->host_cpus, sizeof(vm->host_cpus));
-		else
-			r = unknown_key(c, s, "isolation", "host_cpus");
-		if (r < 0)
-			ret = r;
 	}
-	return ret;
+	return 0;
+}
+
+static int hugepages_pages(struct conf *c, struct vm_conf *vm, const config_setting_t *s)
+{
+	int t = config_setting_type(s);
+
+	if (t == CONFIG_TYPE_STRING && streq(sym_config_setting_get_string(s), "auto"))
+		vm->hp_pages = 0;
+	else if ((t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) && sym_config_setting_get_int64(s) > 0 &&
+		 sym_config_setting_get_int64(s) <= (1ll << 32))
+		vm->hp_pages = (uint64_t)sym_config_setting_get_int64(s);
+	else {
+		conf_error(c, sfile(s), sline(s), "hugepages.pages must be a positive number of pages or \"auto\"");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int hugepages_drop_caches(struct conf *c, struct vm_conf *vm, const config_setting_t *s)
+{
+	return want_bool(c, s, &vm->hp_drop_caches) ? 0 : -EINVAL;
+}
+
+static int governor_name(struct conf *c, struct vm_conf *vm, const config_setting_t *s)
+{
+	const char *v = config_setting_type(s) == CONFIG_TYPE_STRING ? sym_config_setting_get_string(s) : NULL;
+
+	if (!v || !*v || strlen(v) >= sizeof(vm->governor) || !module_name_ok(v)) {
+		conf_error(c, sfile(s), sline(s), "governor.name must be a cpufreq governor name");
+		return -EINVAL;
+	}
+	strcpy(vm->governor, v);
+	return 0;
+}
+
+static int governor_cpus(struct conf *c, struct vm_conf *vm, const config_setting_t *s)
+{
+	return want_cpus(c, s, "governor.cpus", "pinned", vm->governor_cpus, sizeof(vm->governor_cpus));
+}
+
+static int isolation_host_cpus(struct conf *c, struct vm_conf *vm, const config_setting_t *s)
+{
+	return want_cpus(c, s, "isolation.host_cpus", "auto", vm->host_cpus, sizeof(vm->host_cpus));
+}
+
+static int vm_name(struct conf *c, struct vm_conf *vm, const config_setting_t *s)
+{
+	const char *v;
+
+	if (want_type(c, s, CONFIG_TYPE_STRING, "name") < 0)
+		return -EINVAL;
+	v = sym_config_setting_get_string(s);
+	if (!vm_name_is_safe(v)) {
+		conf_error(c, sfile(s), sline(s),
+			   "name \"%s\" cannot be a libvirt domain name (empty, '.', '..', '/' or control "
+			   "characters)",
+			   v);
+		return -EINVAL;
+	}
+	free(vm->name);
+	return (vm->name = strdup(v)) ? 0 : -ENOMEM;
+}
+
+static int vm_uuid(struct conf *c, struct vm_conf *vm, const config_setting_t *s)
+{
+	if (want_type(c, s, CONFIG_TYPE_STRING, "uuid") < 0)
+		return -EINVAL;
+	if (uuid_normalize(sym_config_setting_get_string(s), vm->uuid) < 0) {
+		conf_error(c, sfile(s), sline(s), "uuid \"%s\" is not a UUID", sym_config_setting_get_string(s));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int vm_pci(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
+{
+	static const struct key keys[] = {
+		{ "devices", pci_devices }, { "timeout", pci_timeout }, { "unbind_timeout", pci_unbind_timeout },
+	};
+	return PARSE_GROUP(c, vm, g, "pci", "pci", keys);
+}
+
+static int vm_scripts(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
+{
+	static const struct key keys[] = { { "timeout", scripts_timeout } };
+	return PARSE_GROUP(c, vm, g, "scripts", "scripts", keys);
+}
+
+static int vm_display(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
+{
+	static const struct key keys[] = { { "units", display_units }, { "timeout", display_timeout } };
+	return PARSE_GROUP(c, vm, g, "display", "display", keys);
+}
+
+static int vm_vtconsole(struct conf *c, struct vm_conf *vm, const config_setting_t *s)
+{
+	return want_bool(c, s, &vm->vtconsole) ? 0 : -EINVAL;
+}
+
+static int vm_framebuffer(struct conf *c, struct vm_conf *vm, const config_setting_t *s)
+{
+	return want_bool(c, s, &vm->framebuffer) ? 0 : -EINVAL;
+}
+
+static int vm_modules(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
+{
+	static const struct key keys[] = { { "unload", modules_unload } };
+	return PARSE_GROUP(c, vm, g, "modules", "modules", keys);
+}
+
+static int vm_hugepages(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
+{
+	static const struct key keys[] = {
+		{ "size", hugepages_size },
+		{ "pages", hugepages_pages },
+		{ "timeout", hugepages_timeout },
+		{ "drop_caches", hugepages_drop_caches },
+	};
+	vm->hugepages = true;
+	return PARSE_GROUP(c, vm, g, "hugepages", "hugepages", keys);
+}
+
+static int vm_governor(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
+{
+	static const struct key keys[] = { { "name", governor_name }, { "cpus", governor_cpus } };
+	int r;
+
+	strcpy(vm->governor_cpus, "all");
+	r = PARSE_GROUP(c, vm, g, "governor", "governor", keys);
+	if (r != -ENOMEM && config_setting_type(g) == CONFIG_TYPE_GROUP && !vm->governor[0]) {
+		conf_error(c, sfile(g), sline(g), "governor needs a name, e.g. name = \"performance\";");
+		r = -EINVAL;
+	}
+	return r;
+}
+
+static int vm_isolation(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
+{
+	static const struct key keys[] = { { "host_cpus", isolation_host_cpus } };
+	strcpy(vm->host_cpus, "auto");
+	return PARSE_GROUP(c, vm, g, "isolation", "isolation", keys);
 }
 
 static int parse_vm(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
 {
-	bool have_name = false;
-	int ret = 0;
+	static const struct key keys[] = {
+		{ "name", vm_name },		{ "uuid", vm_uuid },	     { "pci", vm_pci },
+		{ "display", vm_display },	{ "vtconsole", vm_vtconsole }, { "framebuffer", vm_framebuffer },
+		{ "modules", vm_modules },	{ "hugepages", vm_hugepages }, { "governor", vm_governor },
+		{ "isolation", vm_isolation }, { "scripts", vm_scripts },
+	};
+	int r;
 
 	vm->line = sline(g);
 	vm->pci_timeout = DEFAULT_PCI_TIMEOUT;
@@ -712,65 +749,15 @@ static int parse_vm(struct conf *c, struct vm_conf *vm, const config_setting_t *
 	vm->script_timeout = DEFAULT_SCRIPT_TIMEOUT;
 	vm->unit_timeout = DEFAULT_UNIT_TIMEOUT;
 	vm->hp_timeout = DEFAULT_HUGEPAGE_TIMEOUT;
-	if (want_type(c, g, CONFIG_TYPE_GROUP, "each entry of vm") < 0)
-		return -EINVAL;
-	for (int i = 0; i < sym_config_setting_length(g); i++) {
-		const config_setting_t *s = sym_config_setting_get_elem(g, (unsigned)i);
-		const char *k = config_setting_name(s);
-		int r = 0;
-
-		if (streq(k, "name")) {
-			if ((r = want_type(c, s, CONFIG_TYPE_STRING, "name")) == 0) {
-				const char *v = sym_config_setting_get_string(s);
-				if (!vm_name_is_safe(v)) {
-					conf_error(c, sfile(s), sline(s),
-						   "name \"%s\" cannot be a libvirt domain name (empty, '.', "
-						   "'..', '/' or control characters)",
-						   v);
-					r = -EINVAL;
-				} else if (!(vm->name = strdup(v)))
-					return -ENOMEM;
-				have_name = true;
-			}
-		} else if (streq(k, "uuid")) {
-			if ((r = want_type(c, s, CONFIG_TYPE_STRING, "uuid")) == 0 &&
-			    uuid_normalize(sym_config_setting_get_string(s), vm->uuid) < 0) {
-				conf_error(c, sfile(s), sline(s), "uuid \"%s\" is not a UUID",
-					   sym_config_setting_get_string(s));
-				r = -EINVAL;
-			}
-		} else if (streq(k, "pci"))
-			r = parse_pci(c, vm, s);
-		else if (streq(k, "scripts"))
-			r = parse_scripts(c, vm, s);
-		else if (streq(k, "display"))
-			r = parse_display(c, vm, s);
-		else if (streq(k, "vtconsole"))
-			r = want_bool(c, s, &vm->vtconsole) ? 0 : -EINVAL;
-		else if (streq(k, "framebuffer"))
-			r = want_bool(c, s, &vm->framebuffer) ? 0 : -EINVAL;
-		else if (streq(k, "modules"))
-			r = parse_modules(c, vm, s);
-		else if (streq(k, "hugepages"))
-			r = parse_hugepages(c, vm, s);
-		else if (streq(k, "governor"))
-			r = parse_governor(c, vm, s);
-		else if (streq(k, "isolation"))
-			r = parse_isolation(c, vm, s);
-		else
-			r = unknown_key(c, s, "a vm entry",
-					"name, uuid, pci, display, vtconsole, framebuffer, modules, "
-					"hugepages, governor, isolation, scripts");
-		if (r == -ENOMEM)
-			return r;
-		if (r < 0)
-			ret = r;
-	}
-	if (!have_name) {
+	r = PARSE_GROUP(c, vm, g, "each entry of vm", "a vm entry", keys);
+	if (r != -ENOMEM && !vm->name && config_setting_type(g) == CONFIG_TYPE_GROUP) {
+		const config_setting_t *n = sym_config_setting_get_member(g, "name");
+		if (n && config_setting_type(n) == CONFIG_TYPE_STRING)
+			return r; /* there is one, but it was refused (reported already) */
 		conf_error(c, sfile(g), sline(g), "vm entry without a name");
-		ret = -EINVAL;
+		r = -EINVAL;
 	}
-	return ret;
+	return r;
 }
 
 static int parse_root(struct conf *c, config_t *cfg)

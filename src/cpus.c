@@ -159,6 +159,22 @@ static int isolation_undo(struct run *run, const struct record *rec)
 		return 0;
 	if (bus_connect(&bus) < 0)
 		return log_error(STAGE, 0, "cannot restore AllowedCPUs of %s: %s", rec->fields[1], bus_last_error());
+	/*
+	 * Every online CPU first: systemd ignores a reset to empty while a sibling still uses the
+	 * cpuset controller, and the unit would stay on the host CPUs.
+	 */
+	{
+		char online[1024];
+		struct cpuset all;
+		uint8_t all_mask[MASK_MAX];
+		size_t all_len;
+
+		if (host_read(online, sizeof(online), "/sys/devices/system/cpu/online") >= 0 &&
+		    cpuset_parse(online, &all) >= 0) {
+			to_mask(&all, all_mask, &all_len);
+			(void)bus_set_allowed_cpus(bus, rec->fields[1], all_mask, all_len);
+		}
+	}
 	r = bus_set_allowed_cpus(bus, rec->fields[1], mask, len);
 	bus_close(bus);
 	if (r < 0)
