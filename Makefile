@@ -45,7 +45,7 @@ Q := @
 endif
 
 .PHONY: all clean install uninstall check check-all check-unit check-sim check-hugepages check-libvirt check-kernel \
-	check-e2e bench demo deps asan
+	check-e2e check-systemd bench demo deps asan
 
 all: build/vfiohook
 
@@ -109,6 +109,9 @@ check-kernel: build/vfiohook
 
 check-e2e: build/vfiohook
 	@bash tests/kernel/run-e2e.sh "$(CURDIR)/build/vfiohook"
+
+check-systemd: build/vfiohook
+	@bash tests/systemd/run.sh "$(CURDIR)/build/vfiohook"
 
 # Every tier (installs what the tests need first); the last line adds up the tiers' results.
 check:

@@ -38,6 +38,7 @@ tier hugepages bash tests/hugepages/run.sh "$PWD/build/vfiohook"
 tier libvirt bash tests/libvirt/run.sh "$PWD/build/vfiohook"
 tier kernel bash tests/kernel/run.sh "$PWD/build/vfiohook"
 tier e2e bash tests/kernel/run-e2e.sh "$PWD/build/vfiohook"
+tier systemd bash tests/systemd/run.sh "$PWD/build/vfiohook"
 
 echo "=== summary$SUMMARY"
 if [ "$S" -gt 0 ]; then
