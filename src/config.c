@@ -820,8 +820,15 @@ bool conf_may_name(const struct conf *c, const char *text, const char *vm)
 	 * Only a full parse can tell when the file has escapes, an @include, C comments or
 	 * adjacent strings (libconfig joins "win" "10" into "win10").
 	 */
-	if (strpbrk(vm, "\\\"") || strchr(text, '\\') || strstr(text, "@include") || strstr(text, "/*"))
+	if (strpbrk(vm, "\\\"") || strchr(text, '\\') || strstr(text, "@include"))
 		return true;
+	for (const char *q = strstr(text, "/*"); q; q = strstr(q + 2, "/*")) {
+		const char *bol = q;
+		while (bol > text && bol[-1] != '\n')
+			bol--;
+		if (!memchr(bol, '#', (size_t)(q - bol)))
+			return true; /* a C comment, not a slash-star inside a # comment */
+	}
 	for (const char *q = strchr(text, '"'); q; q = strchr(q + 1, '"')) {
 		const char *after = q + 1;
 		while (*after == ' ' || *after == '\t' || *after == '\n' || *after == '\r')

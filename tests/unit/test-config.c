@@ -1125,6 +1125,26 @@ static void test_may_name(void **state)
 	/* names libconfig must escape: the text cannot tell */
 	assert_true(conf_may_name(&c, "", "a\"b"));
 	assert_true(conf_may_name(&c, "", "a\\b"));
+	/* a C comment could split a name; a slash-star inside a # comment cannot */
+	assert_true(conf_may_name(&c, "name = \"win\" /* x */ \"10\";", "win10"));
+	assert_false(conf_may_name(&c, "# for d in /sys/kernel/iommu_groups/16/devices/*; do\nname = \"a\";", "win10"));
+}
+
+/* The shipped example takes the hook's fast path for every VM it does not name. */
+static void test_may_name_example(void **state)
+{
+	struct conf c = { 0 };
+	char *text = NULL;
+	FILE *f = fopen("conf/kvm.conf", "r");
+	size_t n = 0;
+
+	(void)state;
+	assert_non_null(f);
+	assert_true(getdelim(&text, &n, '\0', f) > 0);
+	fclose(f);
+	assert_false(conf_may_name(&c, text, "other"));
+	assert_true(conf_may_name(&c, text, "win10"));
+	free(text);
 }
 
 /*
@@ -1211,6 +1231,7 @@ int main(void)
 		T(test_load_for_fast_path),
 		T(test_load_for_include),
 		cmocka_unit_test(test_may_name),
+		cmocka_unit_test(test_may_name_example),
 		T(test_load_for_spelled_differently),
 	};
 
