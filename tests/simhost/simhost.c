@@ -3,12 +3,15 @@
  * simhost - a simulated Linux host for black-box tests of vfiohook.
  *
  * A FUSE file system that serves MNT/sys, MNT/proc and MNT/dev and gives the
- * files vfiohook touches the kernel's semantics: PCI driver binding (bind,
- * unbind, drivers_probe, driver_override, new_id, remove_id), IOMMU groups and
- * their /dev/vfio nodes, module load and unload (mkdir and rmdir of
- * sys/module/NAME), block devices and /proc/self/mountinfo.  Faults (errors,
- * hangs, slow or missing probes) come from a file that is re-read before
- * every open, write, mkdir and rmdir.
+ * files vfiohook touches the kernel's semantics: PCI and platform driver
+ * binding (bind, unbind, drivers_probe, driver_override, new_id, remove_id),
+ * IOMMU groups and their /dev/vfio nodes, module load and unload (mkdir and
+ * rmdir of sys/module/NAME), firmware framebuffers removed by sysfb_disable(),
+ * vtconsoles, cpufreq policies with EPP, huge page pools that come up short
+ * until memory is compacted, processes holding device nodes, block devices
+ * and /proc/self/mountinfo.  Faults (errors, hangs, slow or missing probes,
+ * pages in use, graphics mode) come from a file that is re-read before every
+ * open, write, mkdir and rmdir.
  *
  * Design: the host is a model (devices, drivers, modules, ...).  The file
  * tree is a pure function of the model and is rebuilt after every change, so
@@ -45,6 +48,8 @@
 #define PAGE_SZ 4096
 #define MAX_WORDS 32
 #define MAX_LINKS 40
+#define MAX_CPUS 1024
+#define UNLIMITED (LONG_MAX / 4)
 
 /* ------------------------------------------------------------------------ */
 /* Small utilities: allocation aborts on failure (this is a test tool).     */
@@ -222,15 +227,77 @@ static bool ts_before_eq(const struct timespec *a, const struct timespec *b)
 }
 
 /* ------------------------------------------------------------------------ */
+/* CPU lists ("0-3,8,10-11").                                               */
+
+static bool cpu_isset(const uint64_t *b, unsigned cpu)
+{
+	return b[cpu / 64] >> (cpu % 64) & 1;
+}
+
+static int cpulist_parse(const char *s, uint64_t *b)
+{
+	memset(b, 0, MAX_CPUS / 8);
+	if (!*s)
+		return -EINVAL;
+	while (*s) {
+		unsigned long lo, hi;
+		char *end;
+
+		if (!isdigit((unsigned char)*s))
+			return -EINVAL;
+		lo = hi = strtoul(s, &end, 10);
+		if (*end == '-') {
+			if (!isdigit((unsigned char)end[1]))
+				return -EINVAL;
+			hi = strtoul(end + 1, &end, 10);
+		}
+		if (lo > hi || hi >= MAX_CPUS || (*end && *end != ','))
+			return -EINVAL;
+		for (unsigned long c = lo; c <= hi; c++)
+			b[c / 64] |= 1ULL << (c % 64);
+		s = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* "0-3,8" (ranges) or, with @sep " ", "0 1 2 3 8" (every CPU). */
+static void cpulist_format(struct sbuf *out, const uint64_t *b, const char *sep)
+{
+	bool first = true;
+
+	for (unsigned c = 0; c < MAX_CPUS; c++) {
+		unsigned e = c;
+
+		if (!cpu_isset(b, c))
+			continue;
+		if (!strcmp(sep, ",")) {
+			while (e + 1 < MAX_CPUS && cpu_isset(b, e + 1))
+				e++;
+		}
+		sb_printf(out, "%s%u", first ? "" : sep, c);
+		if (e > c)
+			sb_printf(out, "-%u", e);
+		first = false;
+		c = e;
+	}
+}
+
+/* ------------------------------------------------------------------------ */
 /* The model.                                                               */
 
 enum bus {
 	BUS_PCI,
+	BUS_PLATFORM,
 	_BUS_MAX,
 };
 
 static const char *const bus_names[_BUS_MAX] = {
 	[BUS_PCI] = "pci",
+	[BUS_PLATFORM] = "platform",
+};
+
+struct cpumask {
+	uint64_t b[MAX_CPUS / 64];
 };
 
 struct module {
@@ -256,8 +323,11 @@ struct driver {
 	char *mod_name;
 	struct module *mod;     /* NULL: built into the kernel */
 	bool ids_given;         /* ids= was written (maybe "none") */
-	struct pci_id *ids;
+	struct pci_id *ids;     /* pci */
 	size_t nids;
+	char **names;           /* platform: device names it matches */
+	size_t nnames;
+	bool aperture;          /* binding the boot VGA removes sysfb framebuffers */
 	unsigned line;
 };
 
@@ -273,6 +343,8 @@ struct device {
 	struct driver *drv;
 	struct device *parent;
 	char *path;             /* "sys/devices/pci0000:00/.../BDF" */
+	bool sysfb;             /* platform: the firmware framebuffer sysfb registered */
+	bool removed;           /* platform: unregistered by sysfb_disable() */
 	unsigned line;
 };
 
@@ -291,6 +363,64 @@ struct mountent {
 	unsigned line;
 };
 
+/* A console driver in sys/class/vtconsole. */
+struct vtcon {
+	unsigned n;
+	bool module;            /* (M) modular, like fbcon; else (S) the system driver */
+	char *desc;
+	bool bound;             /* modular only: a system driver is bound when no modular one is */
+	unsigned line;
+};
+
+/* A cpufreq policy. */
+struct policy {
+	unsigned n;
+	struct cpumask cpus;
+	char *driver;
+	bool setpolicy;         /* intel_pstate, amd-pstate-epp: performance and powersave only */
+	char **govs;
+	size_t ngovs;
+	char *gov;
+	bool has_epp;
+	char *epp, *epp_cached, *epp_default;
+	unsigned line;
+};
+
+struct numa_node {
+	unsigned n;
+	unsigned long mem_kb;
+	bool has_cpus;
+	struct cpumask cpus;
+	unsigned line;
+};
+
+/* One huge page size on one node. */
+struct hpool {
+	long nr;                /* pages that exist, surplus included */
+	long surplus;
+	long used;              /* in use (by other VMs): cannot be freed */
+	long limit;             /* how many pages can exist now */
+	long compact, drop;     /* the limit after compact_memory, after drop_caches */
+};
+
+struct hsize {
+	unsigned long kb;
+	bool deflt;
+	long resv, overcommit;
+	struct hpool *pool;     /* one per S.nodes entry */
+	size_t next_alloc, next_free;
+	unsigned line;
+};
+
+struct process {
+	unsigned pid;
+	char *comm;
+	unsigned *fdnums;
+	char **fdtargets;
+	size_t nfds;
+	unsigned line;
+};
+
 static struct {
 	struct module **mods;
 	size_t nmods;
@@ -304,6 +434,19 @@ static struct {
 	size_t nblks;
 	struct mountent **mnts;
 	size_t nmnts;
+	struct vtcon **vts;
+	size_t nvts;
+	bool graphics;          /* a VT is in KD_GRAPHICS mode: console binding does nothing */
+	bool have_online;
+	struct cpumask online;
+	struct policy **pols;
+	size_t npols;
+	struct numa_node **nodes;
+	size_t nnodes;
+	struct hsize **hps;
+	size_t nhps;
+	struct process **procs;
+	size_t nprocs;
 	bool autoprobe[_BUS_MAX];
 } S;
 
@@ -335,7 +478,7 @@ static struct device *find_device(enum bus bus, const char *name)
 static struct device *find_device_streq(enum bus bus, const char *buf)
 {
 	for (size_t i = 0; i < S.ndevs; i++)
-		if (S.devs[i]->bus == bus && sysfs_streq(S.devs[i]->name, buf))
+		if (S.devs[i]->bus == bus && !S.devs[i]->removed && sysfs_streq(S.devs[i]->name, buf))
 			return S.devs[i];
 	return NULL;
 }
@@ -380,6 +523,12 @@ struct refcnt_override {
 	int refcnt;
 };
 
+struct used_override {
+	unsigned long kb;
+	unsigned node;
+	long used;
+};
+
 static struct {
 	struct fault *v;
 	size_t n;
@@ -388,8 +537,13 @@ static struct {
 	size_t nnobind;
 	struct refcnt_override *rc;
 	size_t nrc;
+	struct used_override *used;
+	size_t nused;
+	unsigned *gone;         /* processes that exited */
+	size_t ngone;
+	int graphics;           /* -1: as in the spec */
 	bool bad;               /* the file did not parse: mutations fail EBADMSG */
-} F;
+} F = { .graphics = -1 };
 
 struct counter {
 	char *key;
@@ -432,17 +586,64 @@ static bool nobind(const struct device *dev)
  * pci_match_device(): a set driver_override allows only the driver of that
  * name (and that one always matches); otherwise the dynamic and static ids.
  */
+/* The platform device name without its ".N" instance suffix (pdev->name). */
+static size_t platform_base_len(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	if (dot && dot[1] && strspn(dot + 1, "0123456789") == strlen(dot + 1))
+		return (size_t)(dot - name);
+	return strlen(name);
+}
+
+/*
+ * pci_match_device() and platform_match(): a set driver_override allows only
+ * the driver of that name (and that one always matches).  Otherwise PCI uses
+ * the dynamic and static ids; a platform driver with an id table uses only
+ * that, one without falls back to its own name.
+ */
 static bool drv_match(const struct driver *d, const struct device *dev)
 {
-	if (d->bus != dev->bus)
+	if (d->bus != dev->bus || dev->removed)
 		return false;
 	if (dev->override)
 		return !strcmp(dev->override, d->name);
+	if (dev->bus == BUS_PLATFORM) {
+		size_t len = platform_base_len(dev->name);
+
+		if (d->ids_given) {
+			for (size_t i = 0; i < d->nnames; i++)
+				if (strlen(d->names[i]) == len && !strncmp(d->names[i], dev->name, len))
+					return true;
+			return false;
+		}
+		return strlen(d->name) == len && !strncmp(d->name, dev->name, len);
+	}
 	for (size_t i = 0; i < d->nids; i++)
 		if (d->ids[i].vendor == dev->vendor &&
 		    (d->ids[i].any_device || d->ids[i].device == dev->device))
 			return true;
 	return false;
+}
+
+static void dev_release(struct device *dev);
+
+/*
+ * sysfb_disable(), from aperture_remove_conflicting_pci_devices() when a
+ * driver takes over the boot VGA device: the firmware framebuffer's platform
+ * device is unregistered for good.
+ */
+static void sysfb_disable(void)
+{
+	for (size_t i = 0; i < S.ndevs; i++) {
+		struct device *fb = S.devs[i];
+
+		if (fb->sysfb && !fb->removed) {
+			dev_release(fb);
+			fb->removed = true;
+			sim_log("sysfb disabled: %s unregistered", fb->name);
+		}
+	}
 }
 
 /*
@@ -461,6 +662,8 @@ static int drv_probe(struct driver *d, struct device *dev)
 	}
 	dev->drv = d;
 	sim_log("bound %s %s", d->name, dev->name);
+	if (d->aperture && dev->bus == BUS_PCI && (dev->class >> 8) == 0x0300 && dev->boot_vga == 1)
+		sysfb_disable();
 	return 0;
 }
 
@@ -677,6 +880,342 @@ static int module_refcnt(const struct module *m)
 		if (!strcmp(F.rc[i].mod, m->name))
 			base = F.rc[i].refcnt;
 	return base + loaded_holders(m);
+}
+
+/* ------------------------------------------------------------------------ */
+/* vtconsole, cpufreq, hugepages, processes.                                */
+
+static bool graphics_mode(void)
+{
+	return F.graphics >= 0 ? F.graphics : S.graphics;
+}
+
+/* A system driver holds the consoles no modular driver holds. */
+static bool vt_bound(const struct vtcon *vt)
+{
+	if (vt->module)
+		return vt->bound;
+	for (size_t i = 0; i < S.nvts; i++)
+		if (S.vts[i]->module && S.vts[i]->bound)
+			return false;
+	return true;
+}
+
+/*
+ * store_bind() of vtconN/bind always returns the count: binding a system
+ * driver, binding or unbinding while a VT is in KD_GRAPHICS mode, and
+ * unbinding without another driver to fall back to all do nothing, silently.
+ * The caller has to read bind back.
+ */
+static void store_vt_bind(struct vtcon *vt, const char *buf)
+{
+	unsigned long bind = isdigit((unsigned char)buf[0]) ? strtoul(buf, NULL, 0) : 0;
+	bool has_system = false, has_other = false;
+
+	if (!vt->module || graphics_mode())
+		return;
+	for (size_t i = 0; i < S.nvts; i++) {
+		if (!S.vts[i]->module)
+			has_system = true;
+		if (S.vts[i] != vt)
+			has_other = true;
+	}
+	if (bind && has_system)
+		vt->bound = true;
+	else if (!bind && has_other)
+		vt->bound = false;
+}
+
+static const char *const epp_names[] = {
+	"default", "performance", "balance_performance", "balance_power", "power",
+};
+
+static void set_str(char **dst, const char *src)
+{
+	char *copy = xstrdup(src);
+
+	free(*dst);
+	*dst = copy;
+}
+
+/*
+ * store_scaling_governor(): the first word; setpolicy drivers know only
+ * performance and powersave.  amd-pstate-epp and intel_pstate pin the EPP to
+ * performance under the performance policy and restore it after.
+ */
+static int store_governor(struct policy *p, const char *buf)
+{
+	const char *gov = NULL;
+	char name[16];
+
+	if (sscanf(buf, "%15s", name) != 1)
+		return -EINVAL;
+	if (p->setpolicy) {
+		if (!strcasecmp(name, "performance"))
+			gov = "performance";
+		else if (!strcasecmp(name, "powersave"))
+			gov = "powersave";
+	} else {
+		for (size_t i = 0; i < p->ngovs; i++)
+			if (!strcmp(p->govs[i], name))
+				gov = p->govs[i];
+	}
+	if (!gov)
+		return -EINVAL;
+	if (p->has_epp) {
+		bool was_perf = !strcmp(p->gov, "performance"), is_perf = !strcmp(gov, "performance");
+
+		if (is_perf && !was_perf)
+			set_str(&p->epp, "performance");
+		else if (!is_perf && was_perf)
+			set_str(&p->epp, p->epp_cached);
+	}
+	set_str(&p->gov, gov);
+	return 0;
+}
+
+/* EBUSY for anything but performance under the performance policy. */
+static int store_epp(struct policy *p, const char *buf)
+{
+	const char *val = NULL;
+	char name[21];
+
+	if (sscanf(buf, "%20s", name) != 1)
+		return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(epp_names); i++)
+		if (!strcmp(name, epp_names[i]))
+			val = i ? epp_names[i] : p->epp_default;
+	if (!val)
+		return -EINVAL;
+	if (!strcmp(p->gov, "performance") && strcmp(val, "performance"))
+		return -EBUSY;
+	set_str(&p->epp, val);
+	set_str(&p->epp_cached, val);
+	return 0;
+}
+
+static long hp_used(const struct hsize *h, size_t ni)
+{
+	long u = h->pool[ni].used;
+
+	for (size_t i = 0; i < F.nused; i++)
+		if (F.used[i].kb == h->kb && F.used[i].node == S.nodes[ni]->n)
+			u = F.used[i].used;
+	return u < h->pool[ni].nr ? u : h->pool[ni].nr;
+}
+
+enum hp_count {
+	HP_NR,
+	HP_FREE,
+	HP_SURPLUS,
+	HP_PERSISTENT,
+	HP_USED,
+};
+
+/* A count over one node (index @ni) or, with -1, all of them. */
+static long hp_count(const struct hsize *h, int ni, enum hp_count what)
+{
+	long sum = 0;
+
+	for (size_t i = 0; i < S.nnodes; i++) {
+		const struct hpool *p = &h->pool[i];
+
+		if (ni >= 0 && (size_t)ni != i)
+			continue;
+		switch (what) {
+		case HP_NR:
+			sum += p->nr;
+			break;
+		case HP_FREE:
+			sum += p->nr - hp_used(h, i);
+			break;
+		case HP_SURPLUS:
+			sum += p->surplus;
+			break;
+		case HP_PERSISTENT:
+			sum += p->nr - p->surplus;
+			break;
+		case HP_USED:
+			sum += hp_used(h, i);
+			break;
+		}
+	}
+	return sum;
+}
+
+/* Surplus pages go back to the buddy allocator as soon as nothing uses them. */
+static void hp_normalize(void)
+{
+	for (size_t h = 0; h < S.nhps; h++) {
+		for (size_t i = 0; i < S.nnodes; i++) {
+			struct hpool *p = &S.hps[h]->pool[i];
+			long excess = p->surplus - hp_used(S.hps[h], i);
+
+			if (excess > 0) {
+				p->surplus -= excess;
+				p->nr -= excess;
+			}
+		}
+	}
+}
+
+/*
+ * set_max_huge_pages(): @count persistent pages in total, changing only the
+ * node of index @only (or all, -1).  Surplus pages become persistent first,
+ * then fresh pages are allocated node by node while a node has room (its
+ * limit: fragmentation).  Shrinking frees free pages down to what is in use
+ * or reserved, and turns the rest into surplus.  Never fails: a shortfall is
+ * only visible by reading the count back.
+ */
+static void hp_set(struct hsize *h, long count, int only)
+{
+	size_t nn = S.nnodes;
+	long persist, min_count;
+
+	hp_normalize();
+	persist = hp_count(h, -1, HP_PERSISTENT);
+
+#define HP_ALLOWED(i) (only < 0 || (size_t)only == (i))
+	for (size_t i = 0; i < nn && persist < count; i++) {
+		while (HP_ALLOWED(i) && h->pool[i].surplus > 0 && persist < count) {
+			h->pool[i].surplus--;
+			persist++;
+		}
+	}
+	while (persist < count) {
+		bool done = false;
+
+		for (size_t k = 0; k < nn && !done; k++) {
+			size_t i = (h->next_alloc + k) % nn;
+
+			if (HP_ALLOWED(i) && h->pool[i].nr < h->pool[i].limit) {
+				h->pool[i].nr++;
+				persist++;
+				h->next_alloc = (i + 1) % nn;
+				done = true;
+			}
+		}
+		if (!done)
+			break;
+	}
+	min_count = h->resv + hp_count(h, -1, HP_USED);
+	if (min_count < count)
+		min_count = count;
+	while (persist > min_count) {
+		bool done = false;
+
+		for (size_t k = 0; k < nn && !done; k++) {
+			size_t i = (h->next_free + k) % nn;
+
+			if (HP_ALLOWED(i) && h->pool[i].nr - h->pool[i].surplus > 0 &&
+			    h->pool[i].nr - hp_used(h, i) > 0) {
+				h->pool[i].nr--;
+				persist--;
+				h->next_free = (i + 1) % nn;
+				done = true;
+			}
+		}
+		if (!done)
+			break;
+	}
+	while (count < persist) {
+		bool done = false;
+
+		for (size_t k = 0; k < nn && !done; k++) {
+			size_t i = (h->next_free + k) % nn;
+
+			if (HP_ALLOWED(i) && h->pool[i].surplus < h->pool[i].nr) {
+				h->pool[i].surplus++;
+				persist--;
+				h->next_free = (i + 1) % nn;
+				done = true;
+			}
+		}
+		if (!done)
+			break;
+	}
+#undef HP_ALLOWED
+	sim_log("hugepages %lukB: %ld pages, %ld surplus", h->kb, hp_count(h, -1, HP_NR),
+		hp_count(h, -1, HP_SURPLUS));
+}
+
+/* Per-node writes are turned into a global count limited to that node. */
+static void hp_set_node(struct hsize *h, long count, int ni)
+{
+	if (ni < 0)
+		hp_set(h, count, -1);
+	else
+		hp_set(h, count + hp_count(h, -1, HP_PERSISTENT) - hp_count(h, ni, HP_PERSISTENT), ni);
+}
+
+/* compact_memory and drop_caches make contiguous memory: more pages fit. */
+static void hp_raise_limits(bool drop)
+{
+	for (size_t i = 0; i < S.nhps; i++) {
+		for (size_t n = 0; n < S.nnodes; n++) {
+			struct hpool *p = &S.hps[i]->pool[n];
+			long to = drop ? p->drop : p->compact;
+
+			if (p->limit < to)
+				p->limit = to;
+		}
+	}
+}
+
+static struct hsize *hp_default(void)
+{
+	for (size_t i = 0; i < S.nhps; i++)
+		if (S.hps[i]->deflt)
+			return S.hps[i];
+	return NULL;
+}
+
+/* kstrtoul(buf, 10): digits and at most one trailing newline. */
+static int parse_sysfs_ulong(const char *buf, long *ret)
+{
+	unsigned long v;
+	char *end;
+
+	if (!isdigit((unsigned char)buf[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(buf, &end, 10);
+	if (errno || v > (unsigned long)UNLIMITED)
+		return -ERANGE;
+	if (*end && strcmp(end, "\n"))
+		return -EINVAL;
+	*ret = (long)v;
+	return 0;
+}
+
+/* proc_doulongvec_minmax() and proc_dointvec_minmax(): spaces around a number. */
+static int parse_proc_ulong(const char *buf, long *ret)
+{
+	unsigned long v;
+	char *end;
+
+	while (isspace((unsigned char)*buf))
+		buf++;
+	if (!isdigit((unsigned char)*buf))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(buf, &end, 0);
+	if (errno || v > (unsigned long)UNLIMITED)
+		return -EINVAL;
+	while (isspace((unsigned char)*end))
+		end++;
+	if (*end)
+		return -EINVAL;
+	*ret = (long)v;
+	return 0;
+}
+
+static bool process_gone(const struct process *p)
+{
+	for (size_t i = 0; i < F.ngone; i++)
+		if (F.gone[i] == p->pid)
+			return true;
+	return false;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -927,6 +1466,27 @@ static int parse_ids(const struct pline *l, struct driver *d, const char *s)
 	return r;
 }
 
+/* ids= of a platform driver: the device names (without .N) it matches. */
+static int parse_names(const struct pline *l, struct driver *d, const char *s)
+{
+	char *copy, *save = NULL;
+	int r = 0;
+
+	d->ids_given = true;
+	if (!strcmp(s, "none"))
+		return 0;
+	copy = xstrdup(s);
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!valid_name(tok, "_-.")) {
+			r = perr(l, "ids: '%s' is not a platform device name", tok);
+			break;
+		}
+		VEC_PUSH(d->names, d->nnames, xstrdup(tok));
+	}
+	free(copy);
+	return r;
+}
+
 static int spec_driver(struct pline *l)
 {
 	struct driver *d;
@@ -943,10 +1503,12 @@ static int spec_driver(struct pline *l)
 	d->line = l->no;
 	d->bus = BUS_PCI;
 	if ((s = pl_get(l, "bus"))) {
-		if (strcmp(s, "pci")) {
+		if (!strcmp(s, "platform")) {
+			d->bus = BUS_PLATFORM;
+		} else if (strcmp(s, "pci")) {
 			free(d->name);
 			free(d);
-			return perr(l, "bus=%s: only pci is known", s);
+			return perr(l, "bus=%s: expected pci or platform", s);
 		}
 	}
 	if (find_driver(d->bus, d->name)) {
@@ -960,8 +1522,18 @@ static int spec_driver(struct pline *l)
 			return perr(l, "module=%s: bad module name (no dashes: the kernel uses _)", s);
 		d->mod_name = xstrdup(s);
 	}
-	if ((s = pl_get(l, "ids")) && (r = parse_ids(l, d, s)) < 0)
-		return r;
+	if ((s = pl_get(l, "ids"))) {
+		if (d->bus == BUS_PCI && (r = parse_ids(l, d, s)) < 0)
+			return r;
+		if (d->bus == BUS_PLATFORM && (r = parse_names(l, d, s)) < 0)
+			return r;
+	}
+	if ((s = pl_get(l, "aperture"))) {
+		if ((r = parse_yesno(l, "aperture", s, &d->aperture)) < 0)
+			return r;
+		if (d->aperture && d->bus != BUS_PCI)
+			return perr(l, "aperture= is for pci drivers");
+	}
 	return pl_done(l);
 }
 
@@ -1065,6 +1637,366 @@ static int spec_mount(struct pline *l)
 	return pl_done(l);
 }
 
+static int spec_platform(struct pline *l)
+{
+	struct device *d;
+	const char *s;
+	int r;
+
+	r = pl_check(l, 2, 2);
+	if (r < 0)
+		return r;
+	if (!valid_name(l->w[1], "_-.:"))
+		return perr(l, "'%s' is not a platform device name", l->w[1]);
+	if (find_device(BUS_PLATFORM, l->w[1]))
+		return perr(l, "device %s declared twice", l->w[1]);
+	d = xcalloc(1, sizeof(*d));
+	d->bus = BUS_PLATFORM;
+	d->name = xstrdup(l->w[1]);
+	d->line = l->no;
+	d->group = -1;
+	d->numa = -1;
+	d->boot_vga = -1;
+	d->path = xasprintf("sys/devices/platform/%s", d->name);
+	VEC_PUSH(S.devs, S.ndevs, d);
+	if ((s = pl_get(l, "driver"))) {
+		if (!valid_name(s, "_-.:+"))
+			return perr(l, "driver=%s: bad driver name", s);
+		d->drv_name = xstrdup(s);
+	}
+	if ((s = pl_get(l, "override"))) {
+		if (!*s || strlen(s) >= PAGE_SZ - 1 || strchr(s, '\n'))
+			return perr(l, "override=%s: bad value", s);
+		d->override = xstrdup(s);
+	}
+	if ((s = pl_get(l, "sysfb")) && (r = parse_yesno(l, "sysfb", s, &d->sysfb)) < 0)
+		return r;
+	return pl_done(l);
+}
+
+static int spec_vtcon(struct pline *l)
+{
+	struct vtcon *vt;
+	const char *s;
+	unsigned n;
+	int r;
+
+	r = pl_check(l, 2, 2);
+	if (r < 0)
+		return r;
+	if (parse_uint(l->w[1], 15, &n) < 0)
+		return perr(l, "'%s': expected a console number 0 to 15", l->w[1]);
+	for (size_t i = 0; i < S.nvts; i++)
+		if (S.vts[i]->n == n)
+			return perr(l, "vtcon%u declared twice", n);
+	vt = xcalloc(1, sizeof(*vt));
+	vt->n = n;
+	vt->line = l->no;
+	vt->bound = true;
+	VEC_PUSH(S.vts, S.nvts, vt);
+	s = pl_get(l, "kind");
+	if (!s || (strcmp(s, "system") && strcmp(s, "module")))
+		return perr(l, "expected kind=system or kind=module");
+	vt->module = !strcmp(s, "module");
+	for (size_t i = 0; !vt->module && i + 1 < S.nvts; i++)
+		if (!S.vts[i]->module)
+			return perr(l, "only one system console driver can exist");
+	s = pl_get(l, "desc");
+	if (!s || !*s || strchr(s, '\n'))
+		return perr(l, "expected desc=\"...\" (e.g. \"frame buffer device\")");
+	vt->desc = xstrdup(s);
+	if ((s = pl_get(l, "bind"))) {
+		if (!vt->module)
+			return perr(l, "bind= is for modular drivers: the system driver holds what they do not");
+		if (strcmp(s, "0") && strcmp(s, "1"))
+			return perr(l, "bind=%s: expected 0 or 1", s);
+		vt->bound = s[0] == '1';
+	}
+	return pl_done(l);
+}
+
+static int spec_graphics(struct pline *l)
+{
+	int r = pl_check(l, 2, 2);
+
+	if (r < 0)
+		return r;
+	if ((r = parse_yesno(l, "graphics-mode", l->w[1], &S.graphics)) < 0)
+		return r;
+	return pl_done(l);
+}
+
+static int parse_cpus(const struct pline *l, const char *key, const char *s, struct cpumask *m)
+{
+	if (!s)
+		return perr(l, "missing %s=", key);
+	if (cpulist_parse(s, m->b) < 0)
+		return perr(l, "%s=%s: expected a CPU list like 0-3,8", key, s);
+	return 0;
+}
+
+static int spec_cpus(struct pline *l)
+{
+	int r = pl_check(l, 1, 1);
+
+	if (r < 0)
+		return r;
+	if (S.have_online)
+		return perr(l, "cpus declared twice");
+	if ((r = parse_cpus(l, "online", pl_get(l, "online"), &S.online)) < 0)
+		return r;
+	S.have_online = true;
+	return pl_done(l);
+}
+
+static int spec_cpufreq(struct pline *l)
+{
+	struct policy *p;
+	const char *s;
+	int r;
+
+	r = pl_check(l, 2, 2);
+	if (r < 0)
+		return r;
+	p = xcalloc(1, sizeof(*p));
+	p->line = l->no;
+	VEC_PUSH(S.pols, S.npols, p);
+	if (strncmp(l->w[1], "policy", 6) || parse_uint(l->w[1] + 6, MAX_CPUS - 1, &p->n) < 0)
+		return perr(l, "'%s': expected policyN", l->w[1]);
+	for (size_t i = 0; i + 1 < S.npols; i++)
+		if (S.pols[i]->n == p->n)
+			return perr(l, "policy%u declared twice", p->n);
+	if ((r = parse_cpus(l, "cpus", pl_get(l, "cpus"), &p->cpus)) < 0)
+		return r;
+	s = pl_get(l, "driver");
+	if (!s || !valid_name(s, "_-"))
+		return perr(l, "missing or bad driver= (acpi-cpufreq, amd-pstate-epp, intel_pstate, ...)");
+	p->driver = xstrdup(s);
+	p->setpolicy = !strcmp(s, "amd-pstate-epp") || !strcmp(s, "intel_pstate");
+	p->has_epp = p->setpolicy;
+	if ((s = pl_get(l, "governors"))) {
+		char *copy, *save = NULL;
+
+		if (p->setpolicy)
+			return perr(l, "%s offers performance and powersave only: no governors=", p->driver);
+		copy = xstrdup(s);
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+			VEC_PUSH(p->govs, p->ngovs, xstrdup(t));
+		free(copy);
+	} else if (!p->setpolicy) {
+		return perr(l, "missing governors= (the list the %s driver offers)", p->driver);
+	} else {
+		VEC_PUSH(p->govs, p->ngovs, xstrdup("performance"));
+		VEC_PUSH(p->govs, p->ngovs, xstrdup("powersave"));
+	}
+	s = pl_get(l, "governor");
+	for (size_t i = 0; s && i < p->ngovs; i++)
+		if (!strcmp(p->govs[i], s))
+			p->gov = xstrdup(s);
+	if (!p->gov)
+		return perr(l, "governor=%s is not one of the driver's governors", s ? s : "(missing)");
+	if ((s = pl_get(l, "epp")) || (s = pl_get(l, "epp_default"))) {
+		if (!p->has_epp)
+			return perr(l, "only amd-pstate-epp and intel_pstate have an EPP");
+	}
+	if (p->has_epp) {
+		const char *epp = pl_get(l, "epp"), *def = pl_get(l, "epp_default");
+		bool ok_epp = false, ok_def = false;
+
+		if (!epp)
+			epp = !strcmp(p->gov, "performance") ? "performance" : "balance_performance";
+		if (!def)
+			def = "balance_performance";
+		for (size_t i = 1; i < ARRAY_SIZE(epp_names); i++) {
+			ok_epp |= !strcmp(epp, epp_names[i]);
+			ok_def |= !strcmp(def, epp_names[i]);
+		}
+		if (!ok_epp || !ok_def)
+			return perr(l, "epp values: performance, balance_performance, balance_power, power");
+		if (!strcmp(p->gov, "performance") && strcmp(epp, "performance"))
+			return perr(l, "under the performance policy the EPP is performance");
+		p->epp = xstrdup(epp);
+		p->epp_default = xstrdup(def);
+		p->epp_cached = xstrdup(strcmp(p->gov, "performance") ? epp : def);
+	}
+	return pl_done(l);
+}
+
+static int spec_node(struct pline *l)
+{
+	struct numa_node *nd;
+	const char *s;
+	unsigned v;
+	int r;
+
+	r = pl_check(l, 2, 2);
+	if (r < 0)
+		return r;
+	if (parse_uint(l->w[1], 1023, &v) < 0)
+		return perr(l, "'%s': expected a node number", l->w[1]);
+	for (size_t i = 0; i < S.nnodes; i++)
+		if (S.nodes[i]->n == v)
+			return perr(l, "node %u declared twice", v);
+	if (S.nhps)
+		return perr(l, "declare the nodes before the hugepages");
+	nd = xcalloc(1, sizeof(*nd));
+	nd->n = v;
+	nd->line = l->no;
+	nd->mem_kb = 16UL << 20;
+	VEC_PUSH(S.nodes, S.nnodes, nd);
+	if ((s = pl_get(l, "memory"))) {
+		if (parse_uint(s, UINT_MAX, &v) < 0)
+			return perr(l, "memory=%s: expected kB", s);
+		nd->mem_kb = v;
+	}
+	if ((s = pl_get(l, "cpus"))) {
+		if ((r = parse_cpus(l, "cpus", s, &nd->cpus)) < 0)
+			return r;
+		nd->has_cpus = true;
+	}
+	return pl_done(l);
+}
+
+static struct hsize *find_hsize(unsigned long kb)
+{
+	for (size_t i = 0; i < S.nhps; i++)
+		if (S.hps[i]->kb == kb)
+			return S.hps[i];
+	return NULL;
+}
+
+static int spec_hugepages(struct pline *l)
+{
+	struct hsize *h;
+	const char *s;
+	unsigned v;
+	int r;
+
+	r = pl_check(l, 2, 2);
+	if (r < 0)
+		return r;
+	if (parse_uint(l->w[1], UINT_MAX, &v) < 0 || v < 4 || (v & (v - 1)))
+		return perr(l, "'%s': expected the page size in kB (2048, 1048576)", l->w[1]);
+	if (find_hsize(v))
+		return perr(l, "hugepages %u declared twice", v);
+	if (!S.nnodes)
+		return perr(l, "declare the NUMA nodes first (node 0)");
+	h = xcalloc(1, sizeof(*h));
+	h->kb = v;
+	h->line = l->no;
+	h->pool = xcalloc(S.nnodes, sizeof(*h->pool));
+	for (size_t i = 0; i < S.nnodes; i++)
+		h->pool[i].limit = h->pool[i].compact = h->pool[i].drop = UNLIMITED;
+	VEC_PUSH(S.hps, S.nhps, h);
+	if ((s = pl_get(l, "default")) && (r = parse_yesno(l, "default", s, &h->deflt)) < 0)
+		return r;
+	if ((s = pl_get(l, "resv"))) {
+		if (parse_uint(s, 100000000, &v) < 0)
+			return perr(l, "resv=%s: expected pages", s);
+		h->resv = v;
+	}
+	if ((s = pl_get(l, "overcommit"))) {
+		if (parse_uint(s, 100000000, &v) < 0)
+			return perr(l, "overcommit=%s: expected pages", s);
+		h->overcommit = v;
+	}
+	return pl_done(l);
+}
+
+static int spec_hugepool(struct pline *l)
+{
+	static const char *const keys[] = { "nr", "used", "surplus", "max", "compact", "drop" };
+	long vals[ARRAY_SIZE(keys)] = { 0, 0, 0, UNLIMITED, -1, -1 };
+	struct hpool *p = NULL;
+	struct hsize *h;
+	const char *s;
+	unsigned v;
+	int r;
+
+	r = pl_check(l, 2, 2);
+	if (r < 0)
+		return r;
+	if (parse_uint(l->w[1], UINT_MAX, &v) < 0 || !(h = find_hsize(v)))
+		return perr(l, "'%s' is not a hugepages size declared before", l->w[1]);
+	s = pl_get(l, "node");
+	for (size_t i = 0; s && i < S.nnodes; i++)
+		if (parse_uint(s, 1023, &v) == 0 && S.nodes[i]->n == v)
+			p = &h->pool[i];
+	if (!p)
+		return perr(l, "node=%s is not a declared node", s ? s : "(missing)");
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (!(s = pl_get(l, keys[i])))
+			continue;
+		if (parse_uint(s, 100000000, &v) < 0)
+			return perr(l, "%s=%s: expected pages", keys[i], s);
+		vals[i] = v;
+	}
+	if (vals[4] < 0)
+		vals[4] = vals[3];
+	if (vals[5] < 0)
+		vals[5] = vals[4];
+	if (vals[1] > vals[0] || vals[2] > vals[0])
+		return perr(l, "used= and surplus= cannot exceed nr=");
+	if (vals[3] < vals[0] || vals[4] < vals[3] || vals[5] < vals[4])
+		return perr(l, "expected nr <= max <= compact <= drop");
+	p->nr = vals[0];
+	p->used = vals[1];
+	p->surplus = vals[2];
+	p->limit = vals[3];
+	p->compact = vals[4];
+	p->drop = vals[5];
+	return pl_done(l);
+}
+
+static int spec_process(struct pline *l)
+{
+	struct process *p;
+	const char *s;
+	unsigned v;
+	int r;
+
+	r = pl_check(l, 2, 2);
+	if (r < 0)
+		return r;
+	if (parse_uint(l->w[1], 4194304, &v) < 0 || !v)
+		return perr(l, "'%s': expected a PID", l->w[1]);
+	for (size_t i = 0; i < S.nprocs; i++)
+		if (S.procs[i]->pid == v)
+			return perr(l, "process %u declared twice", v);
+	p = xcalloc(1, sizeof(*p));
+	p->pid = v;
+	p->line = l->no;
+	VEC_PUSH(S.procs, S.nprocs, p);
+	s = pl_get(l, "comm");
+	if (!s || !*s || strlen(s) > 15 || strchr(s, '\n'))
+		return perr(l, "expected comm=NAME (at most 15 characters)");
+	p->comm = xstrdup(s);
+	if ((s = pl_get(l, "fds"))) {
+		char *copy = xstrdup(s), *save = NULL;
+
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			char *colon = strchr(t, ':');
+
+			if (colon)
+				*colon = '\0';
+			if (!colon || parse_uint(t, 1048575, &v) < 0 || colon[1] != '/') {
+				free(copy);
+				return perr(l, "fds: expected FD:/absolute/path entries");
+			}
+			for (size_t i = 0; i < p->nfds; i++)
+				if (p->fdnums[i] == v) {
+					free(copy);
+					return perr(l, "fd %u listed twice", v);
+				}
+			VEC_PUSH(p->fdnums, p->nfds, v);
+			p->nfds--;
+			VEC_PUSH(p->fdtargets, p->nfds, xstrdup(colon + 1));
+		}
+		free(copy);
+	}
+	return pl_done(l);
+}
+
 static int dev_make_path(struct device *d, unsigned depth, const char *file)
 {
 	struct pline l = { .file = file, .no = d->line };
@@ -1085,6 +2017,36 @@ static int dev_make_path(struct device *d, unsigned depth, const char *file)
 		d->path = xasprintf("sys/devices/%s/%s", d->parent_name, d->name);
 	} else {
 		d->path = xasprintf("sys/devices/pci%.4s:00/%s", d->name, d->name);
+	}
+	return 0;
+}
+
+/* The default hugepage size, CPUs of the cpufreq policies. */
+static int spec_resolve_system(const char *file)
+{
+	struct pline l = { .file = file };
+	struct cpumask seen = { { 0 } };
+	size_t ndefault = 0;
+
+	for (size_t i = 0; i < S.nhps; i++)
+		ndefault += S.hps[i]->deflt;
+	if (S.nhps == 1 && !ndefault)
+		S.hps[0]->deflt = true;
+	else if (S.nhps && ndefault != 1) {
+		l.no = S.hps[0]->line;
+		return perr(&l, "mark exactly one hugepages size default=yes");
+	}
+	for (size_t i = 0; i < S.npols; i++) {
+		const struct policy *p = S.pols[i];
+
+		l.no = p->line;
+		for (size_t w = 0; w < ARRAY_SIZE(seen.b); w++) {
+			if (seen.b[w] & p->cpus.b[w])
+				return perr(&l, "a CPU of policy%u is in another policy too", p->n);
+			if (S.have_online && (p->cpus.b[w] & ~S.online.b[w]))
+				return perr(&l, "policy%u has CPUs that are not online", p->n);
+			seen.b[w] |= p->cpus.b[w];
+		}
 	}
 	return 0;
 }
@@ -1134,7 +2096,7 @@ static int spec_resolve(const char *file)
 		if (dev->drv->mod && !dev->drv->mod->loaded)
 			return perr(&l, "driver %s is not registered: module %s is not loaded",
 				    dev->drv->name, dev->drv->mod->name);
-		if (!dev->drv->ids_given && !dev->override) {
+		if (dev->bus == BUS_PCI && !dev->drv->ids_given && !dev->override) {
 			/* ids= omitted: the driver matches the devices bound to it. */
 			struct driver *d = dev->drv;
 			struct pci_id id = { .vendor = dev->vendor, .device = dev->device };
@@ -1188,6 +2150,47 @@ static int spec_resolve(const char *file)
 		if (!found)
 			return perr(&l, "%u:%u is not a declared block device", m->major, m->minor);
 	}
+	return spec_resolve_system(file);
+}
+
+/*
+ * Split @line in place into words.  "..." keeps spaces inside a word (the
+ * quotes go), '#' outside quotes starts a comment.  Leading words without
+ * '=' are positional.
+ */
+static int tokenize(struct pline *l, char *line)
+{
+	char *r = line, *w = line;
+
+	for (;;) {
+		bool quoted = false, end;
+
+		while (isspace((unsigned char)*r))
+			r++;
+		if (!*r || *r == '#')
+			break;
+		if (l->nw == MAX_WORDS)
+			return perr(l, "too many words");
+		l->w[l->nw++] = w;
+		while (*r && (quoted || (!isspace((unsigned char)*r) && *r != '#'))) {
+			if (*r == '"')
+				quoted = !quoted;
+			else
+				*w++ = *r;
+			r++;
+		}
+		if (quoted)
+			return perr(l, "unterminated quote");
+		end = !*r || *r == '#';
+		if (*r == '#')
+			*r = '\0';
+		*w++ = '\0';
+		if (l->npos == l->nw - 1 && !strchr(l->w[l->nw - 1], '='))
+			l->npos = l->nw;
+		if (end)
+			break;
+		r++;
+	}
 	return 0;
 }
 
@@ -1202,6 +2205,15 @@ static int spec_load(const char *file)
 		{ "module", spec_module },
 		{ "block", spec_block },
 		{ "mount", spec_mount },
+		{ "platform", spec_platform },
+		{ "vtcon", spec_vtcon },
+		{ "graphics-mode", spec_graphics },
+		{ "cpus", spec_cpus },
+		{ "cpufreq", spec_cpufreq },
+		{ "node", spec_node },
+		{ "hugepages", spec_hugepages },
+		{ "hugepool", spec_hugepool },
+		{ "process", spec_process },
 	};
 	char *line = NULL;
 	size_t cap = 0;
@@ -1216,20 +2228,9 @@ static int spec_load(const char *file)
 	}
 	while (r == 0 && getline(&line, &cap, f) >= 0) {
 		struct pline l = { .file = file, .no = ++no };
-		char *save = NULL, *hash = strchr(line, '#');
 		bool found = false;
 
-		if (hash)
-			*hash = '\0';
-		for (char *t = strtok_r(line, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
-			if (l.nw == MAX_WORDS) {
-				r = perr(&l, "too many words");
-				break;
-			}
-			l.w[l.nw++] = t;
-			if (l.npos == l.nw - 1 && !strchr(t, '='))
-				l.npos = l.nw;
-		}
+		r = tokenize(&l, line);
 		if (r < 0 || !l.nw)
 			continue;
 		for (size_t i = 0; i < ARRAY_SIZE(kws); i++) {
@@ -1260,6 +2261,9 @@ static void model_free(void)
 		free(S.mods[i]);
 	}
 	for (size_t i = 0; i < S.ndrvs; i++) {
+		for (size_t j = 0; j < S.drvs[i]->nnames; j++)
+			free(S.drvs[i]->names[j]);
+		free(S.drvs[i]->names);
 		free(S.drvs[i]->name);
 		free(S.drvs[i]->mod_name);
 		free(S.drvs[i]->ids);
@@ -1284,6 +2288,44 @@ static void model_free(void)
 		free(S.mnts[i]->fstype);
 		free(S.mnts[i]);
 	}
+	for (size_t i = 0; i < S.nvts; i++) {
+		free(S.vts[i]->desc);
+		free(S.vts[i]);
+	}
+	for (size_t i = 0; i < S.npols; i++) {
+		struct policy *p = S.pols[i];
+
+		for (size_t j = 0; j < p->ngovs; j++)
+			free(p->govs[j]);
+		free(p->govs);
+		free(p->driver);
+		free(p->gov);
+		free(p->epp);
+		free(p->epp_cached);
+		free(p->epp_default);
+		free(p);
+	}
+	for (size_t i = 0; i < S.nnodes; i++)
+		free(S.nodes[i]);
+	for (size_t i = 0; i < S.nhps; i++) {
+		free(S.hps[i]->pool);
+		free(S.hps[i]);
+	}
+	for (size_t i = 0; i < S.nprocs; i++) {
+		struct process *p = S.procs[i];
+
+		for (size_t j = 0; j < p->nfds; j++)
+			free(p->fdtargets[j]);
+		free(p->fdtargets);
+		free(p->fdnums);
+		free(p->comm);
+		free(p);
+	}
+	free(S.vts);
+	free(S.pols);
+	free(S.nodes);
+	free(S.hps);
+	free(S.procs);
 	free(S.mods);
 	free(S.drvs);
 	free(S.reg);
@@ -1315,6 +2357,18 @@ enum attr {
 	AT_REFCNT,              /* module: refcnt */
 	AT_MOUNTINFO,           /* proc/self/mountinfo */
 	AT_DEVNODE,             /* dev/vfio/N, dev/vfio/vfio */
+	AT_VT_BIND,             /* vtconN/bind */
+	AT_GOVERNOR,            /* policyN/scaling_governor */
+	AT_EPP,                 /* policyN/energy_performance_preference */
+	AT_HP_NR,               /* nr_hugepages of a size (arg: node index or -1) */
+	AT_HP_FREE,             /* free_hugepages */
+	AT_HP_RESV,             /* resv_hugepages */
+	AT_HP_SURPLUS,          /* surplus_hugepages */
+	AT_HP_OVERCOMMIT,       /* nr_overcommit_hugepages (arg 1: the proc one) */
+	AT_PROC_NR_HP,          /* proc/sys/vm/nr_hugepages: persistent pages */
+	AT_COMPACT,             /* proc/sys/vm/compact_memory */
+	AT_DROP,                /* proc/sys/vm/drop_caches */
+	AT_MEMINFO,             /* proc/meminfo */
 };
 
 struct node {
@@ -1444,18 +2498,6 @@ static struct node *tree_file(const char *path, mode_t mode, enum attr a, void *
 	return n;
 }
 
-__attribute__((format(printf, 2, 3)))
-static void tree_text(const char *path, const char *fmt, ...)
-{
-	struct node *n = tree_file(path, 0444, AT_TEXT, NULL);
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(&n->text, fmt, ap) < 0)
-		oom();
-	va_end(ap);
-}
-
 /*
  * A symlink at @path to @target (both relative to MNT), written relative like
  * sysfs does: up to the common prefix, then down.
@@ -1488,6 +2530,75 @@ static void tree_link(const char *path, const char *target)
 	sb_printf(&b, "%s", tc);
 	n = tree_add(path, NT_LINK, 0777);
 	n->text = b.p;
+}
+
+/* The same with printf-style paths. */
+__attribute__((format(printf, 1, 0)))
+static char *vfmt(const char *fmt, va_list ap)
+{
+	char *p;
+
+	if (vasprintf(&p, fmt, ap) < 0)
+		oom();
+	return p;
+}
+
+__attribute__((format(printf, 4, 5)))
+static struct node *mkfile(mode_t mode, enum attr a, void *obj, const char *fmt, ...)
+{
+	struct node *n;
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	p = vfmt(fmt, ap);
+	va_end(ap);
+	n = tree_file(p, mode, a, obj);
+	free(p);
+	return n;
+}
+
+/* Set the content of an AT_TEXT file. */
+__attribute__((format(printf, 2, 3)))
+static void settext(struct node *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	n->text = vfmt(fmt, ap);
+	va_end(ap);
+}
+
+#define mktext(...) mkfile(0444, AT_TEXT, NULL, __VA_ARGS__)
+
+/* A relative link to @target, which this takes and frees. */
+__attribute__((format(printf, 2, 3)))
+static void mklink(char *target, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	p = vfmt(fmt, ap);
+	va_end(ap);
+	tree_link(p, target);
+	free(p);
+	free(target);
+}
+
+__attribute__((format(printf, 1, 2)))
+static struct node *mkdirf(const char *fmt, ...)
+{
+	struct node *n;
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	p = vfmt(fmt, ap);
+	va_end(ap);
+	n = tree_dir(p);
+	free(p);
+	return n;
 }
 
 /*
@@ -1566,153 +2677,84 @@ static char *drv_path(const struct driver *d)
 static void build_device(const struct device *d)
 {
 	const char *bus = bus_names[d->bus];
-	char *p;
 
+	if (d->removed)
+		return;
 	tree_dir(d->path);
-	p = xasprintf("%s/vendor", d->path);
-	tree_text(p, "0x%04x\n", d->vendor);
-	free(p);
-	p = xasprintf("%s/device", d->path);
-	tree_text(p, "0x%04x\n", d->device);
-	free(p);
-	p = xasprintf("%s/class", d->path);
-	tree_text(p, "0x%06x\n", d->class);
-	free(p);
-	p = xasprintf("%s/numa_node", d->path);
-	tree_text(p, "%d\n", d->numa);
-	free(p);
-	if (d->boot_vga >= 0) {
-		p = xasprintf("%s/boot_vga", d->path);
-		tree_text(p, "%d\n", d->boot_vga);
-		free(p);
-	}
-	p = xasprintf("%s/driver_override", d->path);
-	tree_file(p, 0644, AT_OVERRIDE, (void *)d);
-	free(p);
-	p = xasprintf("%s/subsystem", d->path);
-	{
-		char *t = xasprintf("sys/bus/%s", bus);
-
-		tree_link(p, t);
-		free(t);
-	}
-	free(p);
+	mkfile(0644, AT_OVERRIDE, (void *)d, "%s/driver_override", d->path);
+	mklink(xasprintf("sys/bus/%s", bus), "%s/subsystem", d->path);
+	mklink(xstrdup(d->path), "sys/bus/%s/devices/%s", bus, d->name);
 	if (d->drv) {
 		char *t = drv_path(d->drv);
 
-		p = xasprintf("%s/driver", d->path);
-		tree_link(p, t);
-		free(p);
-		p = xasprintf("%s/%s", t, d->name);
-		tree_link(p, d->path);
-		free(p);
+		mklink(xstrdup(t), "%s/driver", d->path);
+		mklink(xstrdup(d->path), "%s/%s", t, d->name);
 		free(t);
 	}
+	if (d->bus == BUS_PLATFORM) {
+		settext(mktext("%s/modalias", d->path), "platform:%.*s\n",
+			(int)platform_base_len(d->name), d->name);
+		return;
+	}
+	settext(mktext("%s/vendor", d->path), "0x%04x\n", d->vendor);
+	settext(mktext("%s/device", d->path), "0x%04x\n", d->device);
+	settext(mktext("%s/class", d->path), "0x%06x\n", d->class);
+	settext(mktext("%s/numa_node", d->path), "%d\n", d->numa);
+	if (d->boot_vga >= 0)
+		settext(mktext("%s/boot_vga", d->path), "%d\n", d->boot_vga);
 	if (d->group >= 0) {
-		char *t = xasprintf("sys/kernel/iommu_groups/%d", d->group);
-
-		p = xasprintf("%s/iommu_group", d->path);
-		tree_link(p, t);
-		free(p);
-		p = xasprintf("%s/devices/%s", t, d->name);
-		tree_link(p, d->path);
-		free(p);
-		free(t);
+		mklink(xasprintf("sys/kernel/iommu_groups/%d", d->group), "%s/iommu_group", d->path);
+		mklink(xstrdup(d->path), "sys/kernel/iommu_groups/%d/devices/%s", d->group, d->name);
 	}
-	p = xasprintf("sys/bus/%s/devices/%s", bus, d->name);
-	tree_link(p, d->path);
-	free(p);
 }
 
 static void build_driver(struct driver *d)
 {
-	char *dp = drv_path(d), *p;
+	char *dp = drv_path(d);
 
-	tree_dir(dp);
-	p = xasprintf("%s/bind", dp);
-	tree_file(p, 0200, AT_BIND, d);
-	free(p);
-	p = xasprintf("%s/unbind", dp);
-	tree_file(p, 0200, AT_UNBIND, d);
-	free(p);
+	mkfile(0200, AT_BIND, d, "%s/bind", dp);
+	mkfile(0200, AT_UNBIND, d, "%s/unbind", dp);
 	if (d->bus == BUS_PCI) {
-		p = xasprintf("%s/new_id", dp);
-		tree_file(p, 0200, AT_NEW_ID, d);
-		free(p);
-		p = xasprintf("%s/remove_id", dp);
-		tree_file(p, 0200, AT_REMOVE_ID, d);
-		free(p);
+		mkfile(0200, AT_NEW_ID, d, "%s/new_id", dp);
+		mkfile(0200, AT_REMOVE_ID, d, "%s/remove_id", dp);
 	}
 	if (d->mod) {
-		char *t = xasprintf("sys/module/%s", d->mod->name);
-
-		p = xasprintf("%s/module", dp);
-		tree_link(p, t);
-		free(p);
-		p = xasprintf("%s/drivers/%s:%s", t, bus_names[d->bus], d->name);
-		tree_link(p, dp);
-		free(p);
-		free(t);
+		mklink(xasprintf("sys/module/%s", d->mod->name), "%s/module", dp);
+		mklink(xstrdup(dp), "sys/module/%s/drivers/%s:%s", d->mod->name, bus_names[d->bus], d->name);
 	}
 	free(dp);
 }
 
 static void build_module(struct module *m)
 {
-	char *mp = xasprintf("sys/module/%s", m->name), *p;
-
-	tree_dir(mp);
-	if (!m->builtin) {
-		p = xasprintf("%s/initstate", mp);
-		tree_text(p, "live\n");
-		free(p);
-		p = xasprintf("%s/refcnt", mp);
-		tree_file(p, 0444, AT_REFCNT, m);
-		free(p);
-		p = xasprintf("%s/holders", mp);
-		tree_dir(p);
-		free(p);
-		for (size_t i = 0; i < m->nholders; i++) {
-			char *t;
-
-			if (!m->holders[i]->loaded)
-				continue;
-			t = xasprintf("sys/module/%s", m->holders[i]->name);
-			p = xasprintf("%s/holders/%s", mp, m->holders[i]->name);
-			tree_link(p, t);
-			free(p);
-			free(t);
-		}
-	}
-	free(mp);
+	mkdirf("sys/module/%s", m->name);
+	if (m->builtin)
+		return;
+	settext(mktext("sys/module/%s/initstate", m->name), "live\n");
+	mkfile(0444, AT_REFCNT, m, "sys/module/%s/refcnt", m->name);
+	mkdirf("sys/module/%s/holders", m->name);
+	for (size_t i = 0; i < m->nholders; i++)
+		if (m->holders[i]->loaded)
+			mklink(xasprintf("sys/module/%s", m->holders[i]->name), "sys/module/%s/holders/%s",
+			       m->name, m->holders[i]->name);
 }
 
 static void build_blocks(void)
 {
 	for (size_t i = 0; i < S.nblks; i++) {
 		struct blockdev *b = S.blks[i];
-		char *p;
 
-		tree_dir(b->path);
-		p = xasprintf("%s/dev", b->path);
-		tree_text(p, "%u:%u\n", b->major, b->minor);
-		free(p);
+		settext(mktext("%s/dev", b->path), "%u:%u\n", b->major, b->minor);
 		if (b->disk) {
 			const char *d = b->name + strlen(b->name);
 
 			while (d > b->name && isdigit((unsigned char)d[-1]))
 				d--;
-			p = xasprintf("%s/partition", b->path);
-			tree_text(p, "%s\n", d);
-			free(p);
+			settext(mktext("%s/partition", b->path), "%s\n", d);
 		} else {
-			p = xasprintf("sys/block/%s", b->name);
-			tree_link(p, b->path);
-			free(p);
+			mklink(xstrdup(b->path), "sys/block/%s", b->name);
 		}
-		p = xasprintf("sys/dev/block/%u:%u", b->major, b->minor);
-		tree_link(p, b->path);
-		free(p);
+		mklink(xstrdup(b->path), "sys/dev/block/%u:%u", b->major, b->minor);
 	}
 }
 
@@ -1728,21 +2770,150 @@ static void build_vfio(void)
 	for (size_t i = 0; i < S.ndevs; i++) {
 		struct device *d = S.devs[i];
 		bool seen = false;
-		char *p;
 
 		if (d->group < 0 || !d->drv || strcmp(d->drv->name, "vfio-pci"))
 			continue;
 		for (size_t j = 0; j < ngroups; j++)
-			if (groups[j] == d->group)
-				seen = true;
+			seen |= groups[j] == d->group;
 		if (seen)
 			continue;
 		VEC_PUSH(groups, ngroups, d->group);
-		p = xasprintf("dev/vfio/%d", d->group);
-		tree_file(p, 0600, AT_DEVNODE, NULL);
-		free(p);
+		mkfile(0600, AT_DEVNODE, NULL, "dev/vfio/%d", d->group);
 	}
 	free(groups);
+}
+
+static void build_vtcons(void)
+{
+	for (size_t i = 0; i < S.nvts; i++) {
+		struct vtcon *vt = S.vts[i];
+
+		mkfile(0644, AT_VT_BIND, vt, "sys/devices/virtual/vtconsole/vtcon%u/bind", vt->n);
+		settext(mktext("sys/devices/virtual/vtconsole/vtcon%u/name", vt->n), "%s %s\n",
+			vt->module ? "(M)" : "(S)", vt->desc);
+		mklink(xasprintf("sys/devices/virtual/vtconsole/vtcon%u", vt->n), "sys/class/vtconsole/vtcon%u",
+		       vt->n);
+	}
+}
+
+static void build_cpufreq(void)
+{
+	struct cpumask cpus = S.online;
+	struct sbuf b = { 0 };
+
+	if (S.have_online) {
+		cpulist_format(&b, S.online.b, ",");
+		settext(mktext("sys/devices/system/cpu/online"), "%s\n", b.p);
+		settext(mktext("sys/devices/system/cpu/possible"), "%s\n", b.p);
+		settext(mktext("sys/devices/system/cpu/present"), "%s\n", b.p);
+		b.len = 0;
+	}
+	for (size_t i = 0; i < S.npols; i++) {
+		struct policy *p = S.pols[i];
+		const char *dir = "sys/devices/system/cpu/cpufreq";
+
+		for (size_t w = 0; w < ARRAY_SIZE(cpus.b); w++)
+			cpus.b[w] |= p->cpus.b[w];
+		b.len = 0;
+		cpulist_format(&b, p->cpus.b, " ");
+		settext(mktext("%s/policy%u/affected_cpus", dir, p->n), "%s\n", b.p);
+		settext(mktext("%s/policy%u/related_cpus", dir, p->n), "%s\n", b.p);
+		settext(mktext("%s/policy%u/scaling_driver", dir, p->n), "%s\n", p->driver);
+		b.len = 0;
+		for (size_t g = 0; g < p->ngovs; g++)
+			sb_printf(&b, p->setpolicy ? "%s%s" : "%s%s ", p->setpolicy && g ? " " : "", p->govs[g]);
+		settext(mktext("%s/policy%u/scaling_available_governors", dir, p->n), "%s\n", b.p);
+		mkfile(0644, AT_GOVERNOR, p, "%s/policy%u/scaling_governor", dir, p->n);
+		if (p->has_epp) {
+			b.len = 0;
+			for (size_t e = 0; e < ARRAY_SIZE(epp_names); e++)
+				sb_printf(&b, "%s ", epp_names[e]);
+			settext(mktext("%s/policy%u/energy_performance_available_preferences", dir, p->n),
+				"%s\n", b.p);
+			mkfile(0644, AT_EPP, p, "%s/policy%u/energy_performance_preference", dir, p->n);
+		}
+	}
+	for (unsigned c = 0; c < MAX_CPUS; c++) {
+		if (!cpu_isset(cpus.b, c))
+			continue;
+		mkdirf("sys/devices/system/cpu/cpu%u", c);
+		for (size_t i = 0; i < S.npols; i++)
+			if (cpu_isset(S.pols[i]->cpus.b, c))
+				mklink(xasprintf("sys/devices/system/cpu/cpufreq/policy%u", S.pols[i]->n),
+				       "sys/devices/system/cpu/cpu%u/cpufreq", c);
+	}
+	free(b.p);
+}
+
+static void build_memory(void)
+{
+	struct hsize *def = hp_default();
+	struct cpumask nodes = { { 0 } };
+	struct sbuf b = { 0 };
+
+	tree_file("proc/meminfo", 0444, AT_MEMINFO, NULL);
+	tree_file("proc/sys/vm/compact_memory", 0200, AT_COMPACT, NULL);
+	tree_file("proc/sys/vm/drop_caches", 0200, AT_DROP, NULL);
+	if (def) {
+		tree_file("proc/sys/vm/nr_hugepages", 0644, AT_PROC_NR_HP, def);
+		tree_file("proc/sys/vm/nr_overcommit_hugepages", 0644, AT_HP_OVERCOMMIT, def)->arg = 1;
+	}
+	for (size_t i = 0; i < S.nnodes; i++) {
+		const struct numa_node *nd = S.nodes[i];
+
+		nodes.b[nd->n / 64] |= 1ULL << (nd->n % 64);
+		mkdirf("sys/devices/system/node/node%u", nd->n);
+		if (nd->has_cpus) {
+			b.len = 0;
+			cpulist_format(&b, nd->cpus.b, ",");
+			settext(mktext("sys/devices/system/node/node%u/cpulist", nd->n), "%s\n", b.p);
+		}
+		for (size_t h = 0; h < S.nhps; h++) {
+#define NODE_HP "sys/devices/system/node/node%u/hugepages/hugepages-%lukB/%s"
+			struct hsize *hs = S.hps[h];
+
+			mkfile(0644, AT_HP_NR, hs, NODE_HP, nd->n, hs->kb, "nr_hugepages")->arg = (long)i;
+			mkfile(0444, AT_HP_FREE, hs, NODE_HP, nd->n, hs->kb, "free_hugepages")->arg = (long)i;
+			mkfile(0444, AT_HP_SURPLUS, hs, NODE_HP, nd->n, hs->kb, "surplus_hugepages")->arg = (long)i;
+		}
+	}
+	if (S.nnodes) {
+		b.len = 0;
+		cpulist_format(&b, nodes.b, ",");
+		settext(mktext("sys/devices/system/node/online"), "%s\n", b.p);
+		settext(mktext("sys/devices/system/node/possible"), "%s\n", b.p);
+	}
+	for (size_t h = 0; h < S.nhps; h++) {
+#define GLOBAL_HP "sys/kernel/mm/hugepages/hugepages-%lukB/%s"
+		struct hsize *hs = S.hps[h];
+
+		mkfile(0644, AT_HP_NR, hs, GLOBAL_HP, hs->kb, "nr_hugepages")->arg = -1;
+		mkfile(0644, AT_HP_NR, hs, GLOBAL_HP, hs->kb, "nr_hugepages_mempolicy")->arg = -1;
+		mkfile(0644, AT_HP_OVERCOMMIT, hs, GLOBAL_HP, hs->kb, "nr_overcommit_hugepages");
+		mkfile(0444, AT_HP_FREE, hs, GLOBAL_HP, hs->kb, "free_hugepages")->arg = -1;
+		mkfile(0444, AT_HP_RESV, hs, GLOBAL_HP, hs->kb, "resv_hugepages");
+		mkfile(0444, AT_HP_SURPLUS, hs, GLOBAL_HP, hs->kb, "surplus_hugepages")->arg = -1;
+	}
+	free(b.p);
+}
+
+/* proc/PID/comm and proc/PID/fd/N: absolute "magic" links, as in procfs. */
+static void build_processes(void)
+{
+	for (size_t i = 0; i < S.nprocs; i++) {
+		const struct process *p = S.procs[i];
+
+		if (process_gone(p))
+			continue;
+		settext(mktext("proc/%u/comm", p->pid), "%s\n", p->comm);
+		mkdirf("proc/%u/fd", p->pid)->mode = 0500;
+		for (size_t f = 0; f < p->nfds; f++) {
+			char *path = xasprintf("proc/%u/fd/%u", p->pid, p->fdnums[f]);
+
+			tree_add(path, NT_LINK, 0700)->text = xstrdup(p->fdtargets[f]);
+			free(path);
+		}
+	}
 }
 
 static void build_tree(void)
@@ -1757,22 +2928,12 @@ static void build_tree(void)
 	tree_dir("proc/self");
 	tree_dir("dev");
 	for (enum bus b = 0; b < _BUS_MAX; b++) {
-		char *p;
-
 		if (!bus_in_use(b))
 			continue;
-		p = xasprintf("sys/bus/%s/devices", bus_names[b]);
-		tree_dir(p);
-		free(p);
-		p = xasprintf("sys/bus/%s/drivers", bus_names[b]);
-		tree_dir(p);
-		free(p);
-		p = xasprintf("sys/bus/%s/drivers_probe", bus_names[b]);
-		tree_file(p, 0200, AT_PROBE, NULL)->arg = b;
-		free(p);
-		p = xasprintf("sys/bus/%s/drivers_autoprobe", bus_names[b]);
-		tree_file(p, 0644, AT_AUTOPROBE, NULL)->arg = b;
-		free(p);
+		mkdirf("sys/bus/%s/devices", bus_names[b]);
+		mkdirf("sys/bus/%s/drivers", bus_names[b]);
+		mkfile(0200, AT_PROBE, NULL, "sys/bus/%s/drivers_probe", bus_names[b])->arg = b;
+		mkfile(0644, AT_AUTOPROBE, NULL, "sys/bus/%s/drivers_autoprobe", bus_names[b])->arg = b;
 	}
 	for (size_t i = 0; i < S.ndevs; i++)
 		build_device(S.devs[i]);
@@ -1784,6 +2945,10 @@ static void build_tree(void)
 	build_blocks();
 	tree_file("proc/self/mountinfo", 0444, AT_MOUNTINFO, NULL);
 	build_vfio();
+	build_vtcons();
+	build_cpufreq();
+	build_memory();
+	build_processes();
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1810,6 +2975,38 @@ static void show_mountinfo(struct sbuf *b)
 	}
 }
 
+static void show_meminfo(struct sbuf *b)
+{
+	struct hsize *def = hp_default();
+	unsigned long total = 0, hugetlb = 0, cached, buffers, apps, memfree;
+
+	for (size_t i = 0; i < S.nnodes; i++)
+		total += S.nodes[i]->mem_kb;
+	if (!S.nnodes)
+		total = 16UL << 20;
+	for (size_t i = 0; i < S.nhps; i++)
+		hugetlb += (unsigned long)hp_count(S.hps[i], -1, HP_NR) * S.hps[i]->kb;
+	cached = total / 8;
+	buffers = total / 64;
+	apps = total / 8;
+	memfree = total > hugetlb + cached + buffers + apps ? total - hugetlb - cached - buffers - apps : 0;
+	sb_printf(b, "MemTotal:       %8lu kB\n", total);
+	sb_printf(b, "MemFree:        %8lu kB\n", memfree);
+	sb_printf(b, "MemAvailable:   %8lu kB\n", memfree + cached);
+	sb_printf(b, "Buffers:        %8lu kB\n", buffers);
+	sb_printf(b, "Cached:         %8lu kB\n", cached);
+	sb_printf(b, "SwapTotal:      %8lu kB\n", 0UL);
+	sb_printf(b, "SwapFree:       %8lu kB\n", 0UL);
+	if (!def)
+		return;
+	sb_printf(b, "HugePages_Total:   %5ld\n", hp_count(def, -1, HP_NR));
+	sb_printf(b, "HugePages_Free:    %5ld\n", hp_count(def, -1, HP_FREE));
+	sb_printf(b, "HugePages_Rsvd:    %5ld\n", def->resv);
+	sb_printf(b, "HugePages_Surp:    %5ld\n", hp_count(def, -1, HP_SURPLUS));
+	sb_printf(b, "Hugepagesize:   %8lu kB\n", def->kb);
+	sb_printf(b, "Hugetlb:        %8lu kB\n", hugetlb);
+}
+
 static void show(const struct node *n, struct sbuf *b)
 {
 	switch (n->attr) {
@@ -1831,6 +3028,38 @@ static void show(const struct node *n, struct sbuf *b)
 	case AT_MOUNTINFO:
 		show_mountinfo(b);
 		break;
+	case AT_VT_BIND:
+		sb_printf(b, "%d\n", vt_bound(n->obj));
+		break;
+	case AT_GOVERNOR:
+		sb_printf(b, "%s\n", ((const struct policy *)n->obj)->gov);
+		break;
+	case AT_EPP:
+		sb_printf(b, "%s\n", ((const struct policy *)n->obj)->epp);
+		break;
+	case AT_HP_NR:
+		sb_printf(b, "%ld\n", hp_count(n->obj, (int)n->arg, HP_NR));
+		break;
+	case AT_HP_FREE:
+		sb_printf(b, "%ld\n", hp_count(n->obj, (int)n->arg, HP_FREE));
+		break;
+	case AT_HP_SURPLUS:
+		sb_printf(b, "%ld\n", hp_count(n->obj, (int)n->arg, HP_SURPLUS));
+		break;
+	case AT_HP_RESV:
+		sb_printf(b, "%ld\n", ((const struct hsize *)n->obj)->resv);
+		break;
+	case AT_HP_OVERCOMMIT:
+		sb_printf(b, "%ld\n", ((const struct hsize *)n->obj)->overcommit);
+		break;
+	case AT_PROC_NR_HP:
+		sb_printf(b, "%ld\n", hp_count(n->obj, -1, HP_PERSISTENT));
+		break;
+	case AT_MEMINFO:
+		show_meminfo(b);
+		break;
+	case AT_COMPACT:
+	case AT_DROP:
 	case AT_NONE:
 	case AT_BIND:
 	case AT_UNBIND:
@@ -1951,10 +3180,48 @@ static int store(const struct node *n, const char *buf, size_t len)
 		return store_remove_id(n->obj, buf);
 	case AT_DEVNODE:
 		return -EINVAL;
+	case AT_VT_BIND:
+		store_vt_bind(n->obj, buf);
+		return 0;
+	case AT_GOVERNOR:
+		return store_governor(n->obj, buf);
+	case AT_EPP:
+		return store_epp(n->obj, buf);
+	case AT_HP_NR:
+	case AT_PROC_NR_HP:
+	case AT_HP_OVERCOMMIT: {
+		bool proc = n->attr == AT_PROC_NR_HP || n->arg == 1;
+		long v;
+		int r = proc ? parse_proc_ulong(buf, &v) : parse_sysfs_ulong(buf, &v);
+
+		if (r < 0)
+			return r;
+		if (n->attr == AT_HP_OVERCOMMIT)
+			((struct hsize *)n->obj)->overcommit = v;
+		else
+			hp_set_node(n->obj, v, n->attr == AT_PROC_NR_HP ? -1 : (int)n->arg);
+		return 0;
+	}
+	case AT_COMPACT:
+	case AT_DROP: {
+		long v;
+		int r = parse_proc_ulong(buf, &v);
+
+		/* compact_memory takes 1 only, drop_caches 1 to 4 */
+		if (r < 0 || v < 1 || v > (n->attr == AT_COMPACT ? 1 : 4))
+			return -EINVAL;
+		if (n->attr == AT_COMPACT || v != 4)
+			hp_raise_limits(n->attr == AT_DROP);
+		return 0;
+	}
 	case AT_NONE:
 	case AT_TEXT:
 	case AT_REFCNT:
 	case AT_MOUNTINFO:
+	case AT_HP_FREE:
+	case AT_HP_RESV:
+	case AT_HP_SURPLUS:
+	case AT_MEMINFO:
 		break;
 	}
 	return -EACCES;
@@ -1976,7 +3243,10 @@ static void faults_clear(void)
 	free(F.v);
 	free(F.nobind);
 	free(F.rc);
+	free(F.used);
+	free(F.gone);
 	memset(&F, 0, sizeof(F));
+	F.graphics = -1;
 }
 
 __attribute__((format(printf, 2, 3)))
@@ -2056,6 +3326,34 @@ static int faults_line(unsigned no, char *line)
 		VEC_PUSH(F.rc, F.nrc, rc);
 		return 0;
 	}
+	if (!strcmp(w[0], "graphics-mode")) {
+		free(key);
+		if (nw != 2 || (strcmp(w[1], "yes") && strcmp(w[1], "no")))
+			return ferr(no, "expected: graphics-mode yes|no");
+		F.graphics = !strcmp(w[1], "yes");
+		return 0;
+	}
+	if (!strcmp(w[0], "hugepages-used")) {
+		struct used_override u;
+		unsigned kb, node, n;
+
+		free(key);
+		if (nw != 4 || parse_uint(w[1], UINT_MAX, &kb) < 0 || parse_uint(w[2], 1023, &node) < 0 ||
+		    parse_uint(w[3], 100000000, &n) < 0)
+			return ferr(no, "expected: hugepages-used SIZE_KB NODE PAGES");
+		u.kb = kb;
+		u.node = node;
+		u.used = n;
+		VEC_PUSH(F.used, F.nused, u);
+		return 0;
+	}
+	if (!strcmp(w[0], "no-process")) {
+		free(key);
+		if (nw != 2 || parse_uint(w[1], 4194304, &v) < 0)
+			return ferr(no, "expected: no-process PID");
+		VEC_PUSH(F.gone, F.ngone, v);
+		return 0;
+	}
 	if (strchr(w[0], '/')) {
 		struct fault f = { .key = key };
 		char *end;
@@ -2088,7 +3386,7 @@ static int faults_line(unsigned no, char *line)
 }
 
 /* Re-read the fault file; a missing file means no faults. */
-static void faults_load(void)
+static void faults_read(void)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -2109,6 +3407,13 @@ static void faults_load(void)
 			F.bad = true;
 	free(line);
 	fclose(f);
+}
+
+/* The faults, then what follows from them (pages no longer in use). */
+static void faults_load(void)
+{
+	faults_read();
+	hp_normalize();
 }
 
 static bool fault_take(const struct fault *f)
