@@ -39,14 +39,24 @@ check() {
 	shift
 	if "$@"; then ok "$what"; else bad "$what"; fi
 }
-# wr FILE DATA: exactly one write() of DATA to FILE (the shell's printf may
-# split at newlines, dd does not); prints the error text, if any.
+# wr FILE DATA: exactly one write() of DATA to FILE; prints the error text, if
+# any.  The shell's printf writes once unless DATA has a newline (it may split
+# there), so such data goes through dd.
 wr() {
-	local err r
-	printf '%s' "$2" >"$tmp/data"
-	err=$(dd if="$tmp/data" of="$1" bs=65536 conv=notrunc status=none 2>&1)
+	local r
+	case $2 in
+	*$'\n'*)
+		printf '%s' "$2" >"$tmp/data"
+		dd if="$tmp/data" of="$1" bs=65536 conv=notrunc status=none 2>"$tmp/wr.err"
+		;;
+	*) { printf '%s' "$2" >"$1"; } 2>"$tmp/wr.err" ;;
+	esac
 	r=$?
-	[ $r -eq 0 ] || printf '%s\n' "${err##*: }"
+	if [ $r -ne 0 ]; then
+		local err
+		err=$(<"$tmp/wr.err")
+		printf '%s\n' "${err##*: }"
+	fi
 	return $r
 }
 # fails_with TEXT FILE DATA: the write must fail with strerror TEXT.
@@ -167,8 +177,8 @@ check "links: dev/block resolves to the disk under its controller" \
 all_links_inside() {
 	local real out
 	real=$(cd "$mnt" && pwd -P)
-	[ -z "$(find "$mnt" -type l -lname "/*")" ] || return 1
-	out=$(find "$mnt" -type l -print0 | xargs -0 realpath -e) || return 1
+	[ -z "$(find "$mnt" -path "$mnt/proc/[0-9]*/fd" -prune -o -type l -lname "/*" -print)" ] || return 1
+	out=$(find "$mnt" -path "$mnt/proc/[0-9]*/fd" -prune -o -type l -print0 | xargs -0 realpath -e) || return 1
 	[ -z "$(printf '%s\n' "$out" | grep -v "^$real/")" ]
 }
 check "links: every symlink is relative and resolves inside the mount" all_links_inside
@@ -185,7 +195,7 @@ check "write-only: reading drivers_probe fails EACCES" \
 	eval '! cat "$PCI/drivers_probe" 2>/dev/null'
 check "read-only: writing vendor fails EACCES" fails_with "Permission denied" "$GPU/vendor" "0x1234"
 check "absent: files the spec does not create do not exist" \
-	eval '[ ! -e "$GPU/remove" ] && [ ! -e "$GPU/reset" ] && [ ! -e "$S/class/vtconsole" ]'
+	eval '[ ! -e "$GPU/remove" ] && [ ! -e "$GPU/reset" ] && [ ! -e "$S/class/drm" ] && [ ! -e "$root/proc/1/comm" ]'
 check "absent: creating a file fails EACCES" fails_with "Permission denied" "$S/bus/pci/newfile" "x"
 check "absent: mkdir outside sys/module fails EPERM" \
 	eval '! mkdir "$S/bus/pci/foo" 2>"$tmp/err" && grep -q "Operation not permitted" "$tmp/err"'
@@ -328,8 +338,121 @@ check "fault: no-bind: drivers_probe succeeds but never binds" \
 check "fault: an empty fault file is no faults" eval 'wr "$PCI/drivers_probe" 0000:09:00.0 && eq "$(link_of "$GPU/driver")" nvidia'
 check "log: one line per write" grep -q '^write sys/bus/pci/drivers_probe "0000:09:00.0" = 0$' "$tmp/log"
 
+# ---------------------------------------------------------------------------
+# vtconsole: store_bind() always succeeds; read bind back
+VT=$S/class/vtconsole
+check "vtcon: class links, names and bind state" \
+	eval 'eq "$(readlink "$VT/vtcon1")" ../../devices/virtual/vtconsole/vtcon1 &&
+	eq "$(cat "$VT/vtcon0/name" "$VT/vtcon1/name" | tr "\n" "|")" "(S) dummy device|(M) frame buffer device|" &&
+	eq "$(cat "$VT/vtcon0/bind" "$VT/vtcon1/bind" | tr -d "\n")" 01'
+check "vtcon: unbinding fbcon hands the consoles to the system driver" \
+	eval 'wr "$VT/vtcon1/bind" "0
+" && eq "$(cat "$VT/vtcon0/bind" "$VT/vtcon1/bind" | tr -d "\n")" 10'
+check "vtcon: the system driver cannot be commanded (write succeeds, nothing changes)" \
+	eval 'wr "$VT/vtcon0/bind" 0 && eq "$(cat "$VT/vtcon0/bind")" 1'
+echo "graphics-mode yes" >"$F"
+check "vtcon: in KD_GRAPHICS mode binding succeeds but does nothing" \
+	eval 'wr "$VT/vtcon1/bind" 1 && eq "$(cat "$VT/vtcon1/bind")" 0'
+: >"$F"
+check "vtcon: back in text mode binding works" eval 'wr "$VT/vtcon1/bind" 1 && eq "$(cat "$VT/vtcon1/bind")" 1'
+
+# platform framebuffer
+FB=$S/bus/platform/devices/efi-framebuffer.0
+check "platform: efi-framebuffer.0 bound, relative links" \
+	eval 'eq "$(readlink "$FB/driver")" ../../../bus/platform/drivers/efi-framebuffer &&
+	eq "$(readlink "$FB")" ../../../devices/platform/efi-framebuffer.0 && eq "$(cat "$FB/modalias")" platform:efi-framebuffer'
+check "platform: unbind through driver/unbind" eval 'wr "$FB/driver/unbind" efi-framebuffer.0 && [ ! -e "$FB/driver" ]'
+check "platform: bind to a driver of another name fails ENODEV" \
+	eval '! [ -e "$S/bus/platform/drivers/simple-framebuffer" ] && fails_with "No such device" "$S/bus/platform/drivers/efi-framebuffer/bind" simple-framebuffer.0'
+check "platform: drivers_probe matches the driver by the device's base name" \
+	eval 'wr "$S/bus/platform/drivers_probe" efi-framebuffer.0 && eq "$(link_of "$FB/driver")" efi-framebuffer'
+
+# cpufreq: amd-pstate-epp
+POL=$S/devices/system/cpu/cpufreq/policy3
+check "cpufreq: files of an amd-pstate-epp policy" \
+	eval 'eq "$(cat "$POL/scaling_driver" "$POL/scaling_available_governors" "$POL/scaling_governor" "$POL/energy_performance_preference" | tr "\n" "|")" \
+	"amd-pstate-epp|performance powersave|powersave|balance_performance|" && eq "$(readlink "$S/devices/system/cpu/cpu3/cpufreq")" ../cpufreq/policy3 &&
+	eq "$(cat "$S/devices/system/cpu/online")" 0-15'
+check "cpufreq: an unknown governor fails EINVAL" fails_with "Invalid argument" "$POL/scaling_governor" "ondemand"
+check "cpufreq: performance pins the EPP to performance" \
+	eval 'wr "$POL/scaling_governor" "performance
+" && eq "$(cat "$POL/energy_performance_preference")" performance'
+check "cpufreq: changing the EPP under performance fails EBUSY" \
+	fails_with "Device or resource busy" "$POL/energy_performance_preference" "power"
+check "cpufreq: back to powersave restores the EPP" \
+	eval 'wr "$POL/scaling_governor" powersave && eq "$(cat "$POL/energy_performance_preference")" balance_performance'
+check "cpufreq: EPP default and bad values" \
+	eval 'wr "$POL/energy_performance_preference" power && wr "$POL/energy_performance_preference" default &&
+	eq "$(cat "$POL/energy_performance_preference")" balance_performance && fails_with "Invalid argument" "$POL/energy_performance_preference" fast'
+
+# hugepages: a fragmented pool
+HP=$S/kernel/mm/hugepages/hugepages-2048kB
+NHP=$S/devices/system/node/node0/hugepages/hugepages-2048kB
+check "hugepages: meminfo shows the default size" \
+	eval 'grep -q "^Hugepagesize: *2048 kB$" "$root/proc/meminfo" && grep -q "^HugePages_Total: *0$" "$root/proc/meminfo"'
+check "hugepages: a request beyond free contiguous memory comes up short, without error" \
+	eval 'wr "$HP/nr_hugepages" 8192 && eq "$(cat "$HP/nr_hugepages")" 4096'
+check "hugepages: compact_memory takes 1 only" \
+	eval 'fails_with "Invalid argument" "$root/proc/sys/vm/compact_memory" 2 && wr "$root/proc/sys/vm/compact_memory" 1'
+check "hugepages: after compaction the request is met" \
+	eval 'wr "$HP/nr_hugepages" 8192 && eq "$(cat "$HP/nr_hugepages" "$NHP/nr_hugepages" "$HP/free_hugepages" | tr "\n" " ")" "8192 8192 8192 " &&
+	grep -q "^HugePages_Total: *8192$" "$root/proc/meminfo" && grep -q "^Hugetlb: *16777216 kB$" "$root/proc/meminfo"'
+check "hugepages: sysfs wants a plain number, proc allows spaces" \
+	eval 'fails_with "Invalid argument" "$HP/nr_hugepages" " 10" && fails_with "Invalid argument" "$HP/nr_hugepages" "x" &&
+	wr "$root/proc/sys/vm/nr_hugepages" " 8000 
+" && eq "$(cat "$HP/nr_hugepages")" 8000'
+echo "hugepages-used 2048 0 100" >"$F"
+check "hugepages: shrinking below what is in use leaves surplus pages" \
+	eval 'wr "$HP/nr_hugepages" 0 && eq "$(cat "$HP/nr_hugepages" "$HP/surplus_hugepages" "$root/proc/sys/vm/nr_hugepages" "$HP/free_hugepages" | tr "\n" " ")" "100 100 0 0 "'
+: >"$F"
+check "hugepages: surplus pages are freed once no longer used" eq "$(cat "$HP/nr_hugepages" "$HP/surplus_hugepages" | tr '\n' ' ')" "0 0 "
+check "hugepages: per-node writes and 1 GiB pages" \
+	eval 'wr "$NHP/nr_hugepages" 10 && eq "$(cat "$HP/nr_hugepages")" 10 && wr "$NHP/nr_hugepages" 0 &&
+	wr "$S/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages" 2 && eq "$(cat "$S/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages")" 2 &&
+	wr "$S/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages" 0'
+check "drop_caches: 1 to 4" eval 'fails_with "Invalid argument" "$root/proc/sys/vm/drop_caches" 5 && wr "$root/proc/sys/vm/drop_caches" 3'
+
 stop
 check "unmount ends the daemon" wait_for 2 eval '! pgrep -f -- "--faults $tmp/faults" >/dev/null'
+
+# ---------------------------------------------------------------------------
+# rx590: acpi-cpufreq, a pool that needs drop_caches, vfio-pci removing nothing
+sed 's/^hugepool 2048 node=0 .*/hugepool 2048 node=0 nr=0 max=1024 compact=2048 drop=6144/' "$here/hosts/rx590.spec" >"$tmp/rx.spec"
+start "$tmp/rx.spec" || bad "mount rx590.spec (with a pool that needs drop_caches)"
+if [ -n "$mnt" ]; then
+	POL=$mnt/sys/devices/system/cpu/cpufreq/policy0
+	HP=$mnt/sys/kernel/mm/hugepages/hugepages-2048kB
+	check "rx590: acpi-cpufreq lists its governors (with the kernel's trailing space), no EPP" \
+		eval 'eq "$(cat "$POL/scaling_available_governors")" "conservative ondemand userspace powersave performance schedutil " &&
+		[ ! -e "$POL/energy_performance_preference" ] && wr "$POL/scaling_governor" performance && eq "$(cat "$POL/scaling_governor")" performance'
+	check "rx590: compaction is not enough, drop_caches is" \
+		eval 'wr "$HP/nr_hugepages" 4096 && eq "$(cat "$HP/nr_hugepages")" 1024 && wr "$mnt/proc/sys/vm/compact_memory" 1 &&
+		wr "$HP/nr_hugepages" 4096 && eq "$(cat "$HP/nr_hugepages")" 2048 && wr "$mnt/proc/sys/vm/drop_caches" 3 &&
+		wr "$HP/nr_hugepages" 4096 && eq "$(cat "$HP/nr_hugepages")" 4096'
+	check "rx590: vfio_pci loaded, dev/vfio/vfio present" eval '[ -e "$mnt/dev/vfio/vfio" ] && [ -d "$mnt/sys/bus/pci/drivers/vfio-pci" ]'
+	stop
+fi
+
+# win10 with aperture=yes on vfio-pci and a process holding the GPU
+sed 's/^driver vfio-pci module=vfio_pci ids=none$/& aperture=yes/' "$here/hosts/win10.spec" >"$tmp/ap.spec"
+printf 'process 1234 comm=Xorg fds=0:/dev/null,7:/dev/dri/card0,9:/dev/nvidia0\n' >>"$tmp/ap.spec"
+start "$tmp/ap.spec" || bad "mount the aperture spec"
+if [ -n "$mnt" ]; then
+	P=$mnt/sys/bus/pci
+	check "process: comm and fd links (absolute, as in procfs)" \
+		eval 'eq "$(cat "$mnt/proc/1234/comm")" Xorg && eq "$(readlink "$mnt/proc/1234/fd/7")" /dev/dri/card0 &&
+		eq "$(ls "$mnt/proc/1234/fd" | tr "\n" " ")" "0 7 9 "'
+	echo "no-process 1234" >"$tmp/faults"
+	check "process: no-process PID makes it exit" eval 'wr "$P/drivers_probe" 0000:09:00.0 && [ ! -e "$mnt/proc/1234" ]'
+	: >"$tmp/faults"
+	check "aperture: vfio-pci taking the boot GPU unregisters the firmware framebuffer" \
+		eval 'mkdir "$mnt/sys/module/vfio_pci" && wr "$P/devices/0000:09:00.0/driver_override" vfio-pci &&
+		wr "$P/devices/0000:09:00.0/driver/unbind" 0000:09:00.0 && wr "$P/drivers_probe" 0000:09:00.0 &&
+		[ ! -e "$mnt/sys/bus/platform/devices/efi-framebuffer.0" ] && [ ! -e "$mnt/sys/devices/platform/efi-framebuffer.0" ]'
+	check "aperture: ... and it cannot be bound again (ENODEV)" \
+		fails_with "No such device" "$mnt/sys/bus/platform/drivers/efi-framebuffer/bind" efi-framebuffer.0
+	stop
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
