@@ -5,7 +5,9 @@
 # Boots Debian's kernel under TCG (q35, emulated Intel IOMMU, OVMF) with a fake
 # GPU and an e1000e, runs guest/tier2.sh inside (busybox initramfs with the
 # binary, its libraries and the dlopen'ed ones) and checks every result the
-# guest reports on its second serial port.
+# guest reports on its second serial port. guest/tier2-fb.sh (firmware
+# framebuffer, before bochs is loaded) and guest/tier2-stages.sh (vtcon,
+# modules, hugepages on two NUMA nodes, late failure) are sourced by it.
 # Last line: "N passed, N failed"; exit status non-zero on any failure.
 set -uo pipefail
 TIER_ID=t2
@@ -28,6 +30,18 @@ EXPECTED=(
 	t2.release.as-before t2.release-twice t2.release.foreign-vfio-kept
 	t2.hostdev.prepare t2.hostdev.release
 	t2.helper.nonviable
+	t2.fb.env t2.fb.prepare.exit t2.fb.prepare.unbound t2.fb.prepare.recorded
+	t2.fb.prepare.vfio-pci t2.fb.prepare.viable
+	t2.fb.release.exit t2.fb.release.rebound t2.fb.release.vtcon t2.fb.release.as-before
+	t2.fb.late-fail.exit t2.fb.late-fail.unchanged t2.fb.late-fail.was-late
+	t2.vtcon.prepare t2.vtcon.release
+	t2.stages.env t2.stages.prepare.exit t2.stages.prepare.vtcon t2.stages.prepare.modules
+	t2.stages.prepare.vfio-pci t2.stages.prepare.viable
+	t2.stages.release.exit t2.stages.release.modules t2.stages.release.drivers
+	t2.stages.release.vtcon t2.stages.release.state-gone t2.stages.release.as-before
+	t2.hp.env t2.hp.prepare.exit t2.hp.prepare.split t2.hp.release.exit t2.hp.release.exact
+	t2.hp.shortfall.exit t2.hp.shortfall.message t2.hp.shortfall.unchanged
+	t2.stages.late-fail.exit t2.stages.late-fail.unchanged t2.stages.late-fail.was-late
 )
 
 require_prereqs
@@ -41,6 +55,8 @@ mkdir -p "$stage/vh" "$stage/etc/libvirt/hooks" "$stage/usr/sbin"
 install -m 755 "$KHERE/guest/init" "$stage/init"
 install -m 644 "$KHERE/guest/lib.sh" "$stage/vh/lib.sh"
 install -m 755 "$KHERE/guest/tier2.sh" "$stage/vh/tier2.sh"
+install -m 644 "$KHERE/guest/tier2-fb.sh" "$stage/vh/tier2-fb.sh"
+install -m 644 "$KHERE/guest/tier2-stages.sh" "$stage/vh/tier2-stages.sh"
 build_helper "$stage/vh/vfio-viable" || { echo "FAIL t2.harness: cannot build vfio-viable"; echo "0 passed, 1 failed"; exit 1; }
 # The hook as libvirt runs it, plus the same binary under its own name for
 # the shell mode (`vfiohook check`).

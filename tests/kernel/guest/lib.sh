@@ -16,8 +16,9 @@ VH_OUT=${VH_OUT:-/dev/ttyS1}
 VH_NOK=0
 VH_NFAIL=0
 
-vh_emit() { # line
-	echo "$1"
+vh_emit() { # line (on the console with the guest's uptime, for timing)
+	read -r _up _ </proc/uptime
+	echo "[$_up] $1"
 	echo "$1" >>"$VH_OUT"
 }
 vh_ok() { # id text...
@@ -45,6 +46,7 @@ uptime_s() {
 	read -r _up _ </proc/uptime
 	echo "$_up"
 }
+secs_since() { awk -v a="$1" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }'; }
 
 # ---------------------------------------------------------------- PCI/sysfs
 drv() { # bdf -> driver name, "none" when unbound
@@ -81,13 +83,26 @@ wait_drv() { # bdf driver [tenths]: poll until bound (no udev, probes may be asy
 }
 # The sysfs state the hook may change: driver link and driver_override of
 # every PCI device, plus the hook's state directory.
+# Written without a subshell or a program per device (each costs tens of ms
+# under TCG): the driver is the drivers/*/BDF entry that exists.
 snapshot() { # file
 	for _d in /sys/bus/pci/devices/*; do
 		_b=${_d##*/}
-		echo "$_b driver=$(drv "$_b") override=$(ovr "$_b")"
+		_dv=none
+		for _x in /sys/bus/pci/drivers/*/"$_b"; do
+			[ -e "$_x" ] || continue
+			_dv=${_x%/*}
+			_dv=${_dv##*/}
+		done
+		read -r _o <"$_d/driver_override" 2>/dev/null || _o="(unreadable)"
+		echo "$_b driver=$_dv override=$_o"
 	done >"$1"
 	# state files only: the hook's lock file may stay, it holds no state
-	echo "state files: $(cd /run/vfiohook 2>/dev/null && ls -- *.state 2>/dev/null | tr '\n' ' ')" >>"$1"
+	_sf=
+	for _x in /run/vfiohook/*.state; do
+		[ -e "$_x" ] && _sf="$_sf${_x##*/} "
+	done
+	echo "state files: $_sf" >>"$1"
 }
 same_snapshot() { # a b: 0 if identical; prints the diff on stderr otherwise
 	if cmp -s "$1" "$2"; then return 0; fi
@@ -97,17 +112,148 @@ same_snapshot() { # a b: 0 if identical; prints the diff on stderr otherwise
 }
 modloaded() { grep -q "^$1 " /proc/modules; }
 
+# ---------------------------------------------------------------- stages' state
+# Framebuffer consoles by name, never by number (fbcon may come back under
+# another number once a framebuffer returns).
+vtcons() {
+	for _v in /sys/class/vtconsole/vtcon*; do
+		[ -r "$_v/name" ] || continue
+		read -r _n <"$_v/name"
+		read -r _bd <"$_v/bind"
+		echo "vtcon '$_n' bind=$_bd"
+	done | sort
+}
+fbcon_bind() { # bind value of the console with "frame buffer" in its name, "gone" if none
+	_fbb=gone
+	for _v in /sys/class/vtconsole/vtcon*; do
+		[ -r "$_v/name" ] || continue
+		read -r _n <"$_v/name"
+		case $_n in *"frame buffer"*) read -r _fbb <"$_v/bind" ;; esac
+	done
+	echo "$_fbb"
+}
+fbcon_name() { # name of the console with "frame buffer" in its name, empty if none
+	for _v in /sys/class/vtconsole/vtcon*; do
+		[ -r "$_v/name" ] || continue
+		read -r _n <"$_v/name"
+		case $_n in *"frame buffer"*) echo "$_n"; return 0 ;; esac
+	done
+}
+wait_fbcon() { # bind-value [tenths]: poll until the framebuffer console has it
+	_n=${2:-30}
+	while [ "$_n" -gt 0 ]; do
+		[ "$(fbcon_bind)" = "$1" ] && return 0
+		sleep 0.1
+		_n=$((_n - 1))
+	done
+	return 1
+}
+pdrv() { # platform device -> driver name, "none" when unbound, "gone" when absent
+	[ -e "/sys/bus/platform/devices/$1" ] || { echo gone; return; }
+	_l=$(readlink "/sys/bus/platform/devices/$1/driver" 2>/dev/null) || { echo none; return; }
+	echo "${_l##*/}"
+}
+fbs() { # registered framebuffers, one line
+	_fb=
+	while read -r _l; do _fb="$_fb$_l;"; done </proc/fb
+	echo "$_fb"
+}
+# Every hugepage pool: global and per NUMA node, each page size.
+hp_pools() {
+	for _p in /sys/kernel/mm/hugepages/hugepages-* /sys/devices/system/node/node*/hugepages/hugepages-*; do
+		[ -r "$_p/nr_hugepages" ] || continue
+		read -r _nr <"$_p/nr_hugepages"
+		read -r _fr <"$_p/free_hugepages"
+		echo "pool ${_p#/sys/} nr=$_nr free=$_fr"
+	done
+}
+hp_nr() { # node size_kib -> nr_hugepages of that node's pool
+	read -r _nr <"/sys/devices/system/node/node$1/hugepages/hugepages-$2kB/nr_hugepages"
+	echo "$_nr"
+}
+modino() { # module -> inode of /sys/module/NAME (a new one after a reload)
+	ls -di "/sys/module/$1" 2>/dev/null | awk '{ print $1 }'
+}
+# Module tools off the PATH the hook gets (busybox applet links), so that
+# only libkmod can load or unload a module; and back.
+MODTOOLS="modprobe rmmod insmod"
+hide_modtools() {
+	for _t in $MODTOOLS; do
+		for _p in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
+			[ -e "$_p/$_t" ] || [ -L "$_p/$_t" ] || continue
+			mv "$_p/$_t" "$_p/.$_t.hidden"
+		done
+	done
+}
+modtools_on_path() { # the module tools a program would find on the hook's PATH
+	for _t in $MODTOOLS; do
+		for _p in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
+			[ -e "$_p/$_t" ] && printf '%s ' "$_p/$_t"
+		done
+	done
+}
+unhide_modtools() {
+	for _t in $MODTOOLS; do
+		for _p in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
+			[ -L "$_p/.$_t.hidden" ] || [ -e "$_p/.$_t.hidden" ] || continue
+			mv "$_p/.$_t.hidden" "$_p/$_t"
+		done
+	done
+}
+vmstat() { # counter name -> value
+	awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat
+}
+# Everything the stages may change: snapshot() plus the module list
+# (/proc/modules names), the consoles, the firmware framebuffer devices and
+# their drivers, /proc/fb and every hugepage pool.
+snapshot_full() { # file
+	snapshot "$1"
+	{
+		sed 's/ .*//; s/^/module /' /proc/modules | sort
+		vtcons
+		for _d in /sys/bus/platform/devices/*-framebuffer.*; do
+			[ -e "$_d" ] || continue
+			_dv=none
+			for _x in /sys/bus/platform/drivers/*/"${_d##*/}"; do
+				[ -e "$_x" ] || continue
+				_dv=${_x%/*}
+				_dv=${_dv##*/}
+			done
+			echo "platform ${_d##*/} driver=$_dv"
+		done
+		echo "/proc/fb: $(fbs)"
+		hp_pools
+	} >>"$1"
+}
+# The records of a state file (the header and "complete" left out), fields
+# as vfiohook writes them (%20 for a space).
+records() { # file
+	grep -v -e '^vfiohook-state ' -e '^vm ' -e '^uuid ' -e '^complete$' "$1" 2>/dev/null
+}
+
 # ---------------------------------------------------------------- the hook
 # domain_xml name uuid [bdf...] > file: a live domain definition like the one
 # libvirt writes on the hook's stdin, with one PCI <hostdev> per BDF.
+# Optional: DX_MEM_KIB (<memory>, default 1 GiB), DX_PAGE_KIB (hugepage
+# backing with that page size), DX_NODESET (<numatune> strict nodeset).
 domain_xml() {
 	_name=$1 _uuid=$2; shift 2
 	echo "<domain type='kvm' id='7'>"
 	echo "  <name>$_name</name>"
 	echo "  <uuid>$_uuid</uuid>"
-	echo "  <memory unit='KiB'>1048576</memory>"
-	echo "  <currentMemory unit='KiB'>1048576</currentMemory>"
+	echo "  <memory unit='KiB'>${DX_MEM_KIB:-1048576}</memory>"
+	echo "  <currentMemory unit='KiB'>${DX_MEM_KIB:-1048576}</currentMemory>"
+	# hugepage backing (DX_PAGE_KIB) and numatune (DX_NODESET), when given
+	if [ -n "${DX_PAGE_KIB:-}" ]; then
+		echo "  <memoryBacking>"
+		echo "    <hugepages>"
+		echo "      <page size='$DX_PAGE_KIB' unit='KiB'/>"
+		echo "    </hugepages>"
+		echo "  </memoryBacking>"
+	fi
 	echo "  <vcpu placement='static'>2</vcpu>"
+	[ -z "${DX_NODESET:-}" ] ||
+		echo "  <numatune><memory mode='strict' nodeset='$DX_NODESET'/></numatune>"
 	echo "  <os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type></os>"
 	echo "  <devices>"
 	echo "    <emulator>/usr/bin/qemu-system-x86_64</emulator>"
@@ -129,7 +275,18 @@ domain_xml() {
 	echo "</domain>"
 }
 
+# domain_xml_mem mem_kib page_kib nodeset name uuid [bdf...] > file: domain_xml
+# with that <memory>, hugepage backing (page_kib, "" for none) and numatune
+# nodeset ("" for none).
+domain_xml_mem() {
+	DX_MEM_KIB=$1 DX_PAGE_KIB=$2 DX_NODESET=$3
+	shift 3
+	domain_xml "$@"
+	unset DX_MEM_KIB DX_PAGE_KIB DX_NODESET
+}
+
 HOOK=${HOOK:-/etc/libvirt/hooks/qemu}
+VFIOHOOK=${VFIOHOOK:-/usr/sbin/vfiohook}
 # run_hook xmlfile VM OP SUBOP EXTRA: invoke the hook exactly as libvirt does
 # (argv[0] = the hook path, the environment libvirtd gives it, XML on stdin). Sets RC and
 # leaves stdout/stderr in $HOUT/$HERR; logs everything on the console.
@@ -137,11 +294,23 @@ HOUT=/tmp/hook.out
 HERR=/tmp/hook.err
 run_hook() {
 	_xml=$1; shift
+	run_event "$_xml" hook "$HOOK" "$@"
+}
+# run_verbose xmlfile VM OP SUBOP EXTRA: the same event through the shell
+# mode with -v (same dispatch; the log goes to stderr as well: the hook mode
+# logs to the journal only, and a busybox guest has none).
+run_verbose() {
+	_xml=$1; shift
+	run_event "$_xml" vfiohook "$VFIOHOOK" -v "$@"
+}
+run_event() { # xmlfile label program args...
+	_xml=$1 _label=$2; shift 2
 	_t0=$(uptime_s)
 	env -i LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/ \
-		"$HOOK" "$@" <"$_xml" >"$HOUT" 2>"$HERR"
+		"$@" <"$_xml" >"$HOUT" 2>"$HERR"
 	RC=$?
-	say "hook $* -> rc=$RC in $(awk -v a="$_t0" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }')s, stdout=$(wc -c <"$HOUT")B, stderr:"
+	shift
+	say "$_label $* -> rc=$RC in $(secs_since "$_t0")s, stdout=$(wc -c <"$HOUT")B, stderr:"
 	sed 's/^/    | /' "$HERR"
 }
 quiet_ok() { # the hook printed nothing at all

@@ -24,7 +24,9 @@ say "tier 2 start, uptime $(uptime_s)s, kernel $(uname -r)"
 # ------------------------------------------------------------ environment
 # No udev here: load the host drivers by hand, as a desktop would at boot.
 # vfio-pci is deliberately NOT loaded: the hook must load it (libkmod).
-for m in bochs snd-hda-intel e1000e; do
+# bochs is loaded only after the firmware-framebuffer phase below: until a
+# DRM driver takes the display, OVMF's efifb (efi-framebuffer.0) sits on it.
+for m in snd-hda-intel e1000e; do
 	modprobe "$m" || say "modprobe $m failed"
 done
 
@@ -51,18 +53,22 @@ members=$(ls "/sys/kernel/iommu_groups/$G/devices" 2>/dev/null | tr '\n' ' ')
 	[ "$members" = "$GPU $AUD " ]
 vh_result t2.env.gpu-group $? "group $G holds: $members"
 
-wait_drv "$GPU" bochs-drm
 wait_drv "$AUD" snd_hda_intel
 wait_drv "$NIC" e1000e
-[ "$(drv "$GPU")" = bochs-drm ] &&
-	[ "$(drv "$AUD")" = snd_hda_intel ] && [ "$(drv "$NIC")" = e1000e ]
-vh_result t2.env.host-drivers $? \
-	"GPU=$(drv "$GPU") AUD=$(drv "$AUD") NIC=$(drv "$NIC")"
 
 ! modloaded vfio_pci && [ ! -e "/dev/vfio/$G" ] &&
 	[ ! -e "/sys/bus/pci/devices/$NODEV" ]
 vh_result t2.env.no-vfio $? \
 	"vfio_pci not loaded, no /dev/vfio/$G, $NODEV does not exist"
+
+. /vh/tier2-fb.sh
+
+modprobe bochs || say "modprobe bochs failed"
+wait_drv "$GPU" bochs-drm
+[ "$(drv "$GPU")" = bochs-drm ] &&
+	[ "$(drv "$AUD")" = snd_hda_intel ] && [ "$(drv "$NIC")" = e1000e ]
+vh_result t2.env.host-drivers $? \
+	"GPU=$(drv "$GPU") AUD=$(drv "$AUD") NIC=$(drv "$NIC")"
 
 snapshot "$T/s0"
 say "initial sysfs state:"
@@ -341,6 +347,8 @@ echo >"/sys/bus/pci/devices/$GPU/driver_override"
 echo "$GPU" >"/sys/bus/pci/devices/$GPU/driver/unbind"
 echo "$GPU" >/sys/bus/pci/drivers_probe
 wait_drv "$GPU" bochs-drm 20 || say "could not give $GPU back to bochs-drm"
+
+. /vh/tier2-stages.sh
 
 say "tier 2 done, uptime $(uptime_s)s"
 vh_end
