@@ -128,7 +128,7 @@ bench: build/vfiohook
 # The bundled demo: the example kvm.conf on a simulated host (installs what it needs first).
 demo:
 	@sh tests/deps.sh
-	@$(MAKE) --no-print-directory build/vfiohook build/simhost
+	@$(MAKE) --no-print-directory build/vfiohook build/simhost build/simsystemd
 	@sh tests/demo.sh
 
 # --- install -------------------------------------------------------------------------------

@@ -21,21 +21,35 @@ check() { # check DESCRIPTION 'SHELL CONDITION' (evaluated in the caller's scope
 	if eval "$2"; then ok "$1"; else nok "$1"; fi
 }
 
-# sim_up HOST: a fresh simulated host in $T (mnt: the FUSE tree; root: what --root sees)
+# sim_up HOST [EXTRA-SPEC]: a fresh simulated host in $T (mnt: the FUSE tree; root: what
+# --root sees) with a simulated systemd on its private socket
 sim_up() {
 	T=$(mktemp -d /tmp/vfiohook-sim.XXXXXX)
 	mkdir -p "$T/mnt" "$T/root/run" "$T/hooks"
 	: > "$T/faults"
-	"$SIMHOST" --spec "$HOSTS/$1.spec" --faults "$T/faults" "$T/mnt" || { echo "simhost failed"; exit 2; }
+	cp "$HOSTS/$1.spec" "$T/host.spec"
+	[ -z "${2:-}" ] || printf '%s\n' "$2" >> "$T/host.spec" # sim_up HOST EXTRA-SPEC-LINES
+	"$SIMHOST" --spec "$T/host.spec" --faults "$T/faults" "$T/mnt" || { echo "simhost failed"; exit 2; }
 	for d in sys proc dev; do ln -s "../mnt/$d" "$T/root/$d"; done
 	cp "$TOP/conf/kvm.conf" "$T/kvm.conf"
 	chmod 600 "$T/kvm.conf"
+	systemd_up "$DEFAULT_SYSTEMD"
 	snap > "$T/initial"
 }
+
+# the desktop of the example hosts, as systemd sees it
+DEFAULT_SYSTEMD='unit gdm.service active alias=display-manager.service
+unit nvidia-persistenced.service active
+slice system.slice
+slice user.slice
+scope init.scope'
+
 
 # systemd_up SPEC-TEXT: a simulated systemd on the root's private socket (run/systemd/private)
 SIMSYSTEMD=${SIMSYSTEMD:-$TOP/build/simsystemd}
 systemd_up() {
+	[ -f "$T/systemd.pid" ] && kill "$(cat "$T/systemd.pid")" 2>/dev/null && sleep 0.05
+	rm -f "$T/systemd.pid"
 	printf '%s\n' "$1" > "$T/systemd.spec"
 	mkdir -p "$T/root/run/systemd"
 	"$SIMSYSTEMD" --spec "$T/systemd.spec" --socket "$T/root/run/systemd/private" \
