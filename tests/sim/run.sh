@@ -67,6 +67,12 @@ t_stage_refusals() {
 	check "console in graphics mode: refused" '[ "$RC" = 1 ] && contains "$ERR" "cannot unbind vtcon1"'
 	: > "$T/faults"
 	check "console in graphics mode: rolled back" 'unchanged && systemd_unchanged'
+	conf 'vm = ( { name = "win10"; vtconsole = true; framebuffer = true; } );'
+	echo "sys/bus/platform/drivers/efi-framebuffer/unbind EIO" > "$T/faults"
+	vh win10 prepare begin < "$WIN10_XML"
+	check "framebuffer unbind fails: refused naming it" '[ "$RC" = 1 ] && contains "$ERR" "cannot unbind efi-framebuffer.0 from efi-framebuffer"'
+	: > "$T/faults"
+	check "framebuffer unbind fails: the console is bound again" 'unchanged'
 	conf 'vm = ( { name = "win10"; hugepages = { pages = 20000; timeout = 1; }; } );'
 	local t0=$SECONDS
 	vh win10 prepare begin < "$WIN10_XML"
@@ -377,8 +383,10 @@ t_shared_display() {
 	systemd_up "$SYSTEMD_SPEC"
 	conf 'vm = (
 	  { name = "win10"; display = { units = [ "auto" ]; }; isolation = { host_cpus = "0,8"; };
+	    governor = { name = "performance"; cpus = "1-7"; };
 	    pci = { devices = [ "0000:09:00.0", "0000:09:00.1", "0000:09:00.2", "0000:09:00.3" ]; }; },
 	  { name = "nas"; display = { units = [ "auto" ]; }; isolation = { host_cpus = "0,8"; };
+	    governor = { name = "performance"; cpus = "4-11"; };
 	    pci = { devices = [ "0000:01:00.0" ]; }; }
 	);'
 	sed 's/<name>win10</<name>nas</; s/c6c8e3b2-0a8f/d6c8e3b2-0a8f/' "$WIN10_XML" > "$T/nas.xml"
@@ -387,6 +395,8 @@ t_shared_display() {
 	check "shared: both VMs prepared, display manager stopped once" '[ "$RC" = 0 ] && [ "$(unit_state gdm.service)" = inactive ]'
 	vh win10 release end - < "$WIN10_XML"
 	check "shared: the first VM to release leaves the display manager and isolation for the other" '[ "$(unit_state gdm.service)" = inactive ] && grep -q "^slice system.slice active allowed=0,8" "$T/systemd.dump" && [ "$(drv 0000:09:00.0)" = nvidia ]'
+	local pol=$T/root/sys/devices/system/cpu/cpufreq
+	check "shared: governor policies only the first VM used are restored, shared ones stay" '[ "$(cat "$pol/policy1/scaling_governor")" = powersave ] && [ "$(cat "$pol/policy5/scaling_governor")" = performance ] && [ "$(cat "$pol/policy11/scaling_governor")" = performance ]'
 	vh nas release end - < "$WIN10_XML"
 	vh nas release end - < "$T/nas.xml"
 	check "shared: the last VM to release restores them" 'systemd_unchanged && unchanged'
