@@ -112,6 +112,17 @@ static int check_group(const struct run *run, const struct pci_list *l, const ch
 	return r;
 }
 
+/* Is the block device at this sysfs path (a /sys/dev/block or /sys/class/block link) on it? */
+static bool block_on_device(const char *needle, const char *link)
+{
+	char dev[PATH_MAX];
+
+	if (host_realpath(dev, sizeof(dev) - 1, "%s", link) < 0)
+		return false;
+	strcat(dev, "/");
+	return strstr(dev, needle) != NULL;
+}
+
 /* Does the host need this device: the controller behind a mounted filesystem or active swap? */
 static int check_host_use(const char *bdf)
 {
@@ -122,15 +133,13 @@ static int check_host_use(const char *bdf)
 	snprintf(needle, sizeof(needle), "/%s/", bdf);
 	if (host_read_all(&mounts, 4 * 1024 * 1024, "/proc/self/mountinfo") >= 0) {
 		for (char *line = strtok_r(mounts, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			char majmin[32], mnt[PATH_MAX / 4], dev[PATH_MAX];
+			char majmin[32], mnt[PATH_MAX / 4], link[64];
 			unsigned maj, min;
 			if (sscanf(line, "%*s %*s %31s %*s %1023s", majmin, mnt) != 2 ||
 			    sscanf(majmin, "%u:%u", &maj, &min) != 2 || maj == 0)
 				continue;
-			if (host_realpath(dev, sizeof(dev), "/sys/dev/block/%u:%u", maj, min) < 0)
-				continue;
-			strcat(dev, "/");
-			if (strstr(dev, needle))
+			snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", maj, min);
+			if (block_on_device(needle, link))
 				return log_fail(STAGE, 0,
 						"%s is the controller of a mounted filesystem (%s): the host "
 						"cannot give it away",
@@ -140,15 +149,12 @@ static int check_host_use(const char *bdf)
 	save = NULL;
 	if (host_read_all(&swaps, 1024 * 1024, "/proc/swaps") >= 0) {
 		for (char *line = strtok_r(swaps, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			char path[PATH_MAX / 4], dev[PATH_MAX];
-			const char *base;
-			if (sscanf(line, "%1023s", path) != 1 || strncmp(path, "/dev/", 5) != 0)
+			char path[PATH_MAX / 4], link[PATH_MAX / 4 + 32];
+			if (sscanf(line, "%1023s", path) != 1 || strncmp(path, "/dev/", 5) != 0 ||
+			    strchr(path + 5, '/'))
 				continue;
-			base = path + 5;
-			if (host_realpath(dev, sizeof(dev), "/sys/class/block/%s", base) < 0)
-				continue;
-			strcat(dev, "/");
-			if (strstr(dev, needle))
+			snprintf(link, sizeof(link), "/sys/class/block/%s", path + 5);
+			if (block_on_device(needle, link))
 				return log_fail(STAGE, 0,
 						"%s is the controller of active swap (%s): the host cannot "
 						"give it away",
