@@ -14,10 +14,12 @@
 #include "host.h"
 #include "log.h"
 
-/* Prepare order (release runs the records backwards): see CONTRACT of the kernel's rules in
- * each stage; the display manager stops before the consoles (graphics mode blocks vtcon
- * unbinding), the consoles and framebuffer before the GPU driver goes, the driver before
- * vfio-pci takes the device. */
+/*
+ * Prepare order (release runs the records backwards): hugepages first, while memory is least
+ * fragmented; the display manager stops before the consoles (a console in graphics mode cannot
+ * be unbound); the consoles and framebuffer let go before the GPU driver is unloaded; the
+ * driver goes before vfio-pci takes the device.
+ */
 static const struct stage *const stages[] = {
 	&stage_hugepages, &stage_display, &stage_vtcon,    &stage_framebuffer,
 	&stage_kmod,      &stage_pci,     &stage_governor, &stage_isolation,

@@ -11,7 +11,8 @@
 # VFIO driver) nor reattaches it after the stop, so a start that works and a
 # NIC back on e1000e after destroy can only come from vfiohook's prepare and
 # release. A second domain with managed='yes' checks that vfiohook and
-# libvirt's own detach/reattach do not trip over each other (CONTRACT 2.4).
+# libvirt's own detach/reattach do not trip over each other (libvirt leaves a device it
+# found on vfio-pci to whoever put it there).
 # shellcheck source=lib.sh
 . /vh/lib.sh
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
