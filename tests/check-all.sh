@@ -21,8 +21,8 @@ tier() { # tier NAME COMMAND...
   $name: no result line (counted as 1 failure)"
 		return
 	fi
-	p=$(echo "$line" | sed -E 's/.*[^0-9]?([0-9]+) passed.*/\1/; s/^[^0-9]*//')
-	f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+	p=$(echo "$line" | sed -nE 's/^([A-Za-z-]+: )?([0-9]+) passed.*/\2/p')
+	f=$(echo "$line" | sed -nE 's/.* ([0-9]+) failed.*/\1/p')
 	s=$(echo "$line" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
 	P=$((P + p)) F=$((F + f)) S=$((S + ${s:-0}))
 	SUMMARY="$SUMMARY
