@@ -405,6 +405,15 @@ if [ -n "$SIMHOST" ]; then
 
 	ORIG=$(drivers_of "${GROUP[@]}")
 
+	# --- by hand, without XML on stdin: vfiohook reads the domain from libvirtd (read-only)
+	plan=$("$VFIOHOOK" --dry-run --root "$ROOT" --config "$CONF" "$VM_HDEV" prepare begin </dev/null 2>&1)
+	missing=""
+	for b in "${GROUP[@]}"; do
+		case $plan in *"/$b/driver_override \"vfio-pci\""*) ;; *) missing="$missing $b" ;; esac
+	done
+	if [ -z "$missing" ]; then ok "by hand, no XML on stdin: the dry-run plan has libvirt's <hostdev>s"; else
+		nok "by hand, no XML on stdin: plan lacks$missing"; note "$plan"; fi
+
 	# --- prepare succeeds, libvirt fails the start later: release undoes it all
 	m=$(ncalls)
 	ops=$(sim_ops)
