@@ -248,14 +248,13 @@ static int run_event(const struct options *o, const char *config, const char *ho
 	if (!vm_name_is_safe(run.vm_name)) {
 		if (!is_prepare)
 			return EXIT_OK;
-		log_fail(NULL, EINVAL, "refusing VM name \"%s\": not a libvirt domain name", run.vm_name);
+		log_fail(NULL, 0, "refusing VM name \"%s\": not a libvirt domain name", run.vm_name);
 		return EXIT_USAGE;
 	}
 
 	/* prepare always reads all of kvm.conf: a broken one must not let any VM start unnoticed */
 	r = conf_load_for(config, o->root != NULL, is_prepare ? NULL : run.vm_name, &conf);
 	if (r < 0 && r != -ENOENT) {
-		/* a broken kvm.conf must not let a VM start without its passthrough setup */
 		for (size_t i = 0; i < conf.n_errors; i++)
 			log_error("config", 0, "%s", conf.errors[i]);
 		if (is_prepare) {
@@ -290,7 +289,7 @@ static int run_event(const struct options *o, const char *config, const char *ho
 		if (r >= 0)
 			run.dom = &dom;
 		else if (is_prepare && (o->hook_mode || r != -ENODATA)) {
-			log_fail("domain", r, "%s", r == -ENODATA ? "no domain XML on standard input" : err);
+			log_fail("domain", 0, "%s", r == -ENODATA ? "no domain XML on standard input" : err);
 			ret = EXIT_FAILED;
 			goto out;
 		} else
