@@ -154,29 +154,19 @@ int host_read_all(char **ret, size_t max, const char *fmt, ...)
 	if (fd < 0)
 		return negative_errno();
 	for (;;) {
-		ssize_t n;
-		if (!buf || len + 1 >= cap) {
-			char *nb;
-			if (buf)
-				cap *= 2;
-			if (cap > max + 1)
-				cap = max + 1;
-			if (len + 1 >= cap)
-				return -EFBIG;
-			nb = realloc(buf, cap);
-			if (!nb)
-				return -ENOMEM;
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - 1 - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+		char *nb = realloc(buf, cap + 1);
+		if (!nb)
+			return -ENOMEM;
+		buf = nb;
+		r = read_fd_all(fd, buf + len, cap - len);
+		if (r < 0)
+			return r;
+		len += (size_t)r;
+		if (len > max)
+			return -EFBIG;
+		if (len < cap)
+			break; /* end of file */
+		cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
 	}
 	buf[len] = '\0';
 	*ret = TAKE_PTR(buf);
