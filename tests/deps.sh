@@ -2,8 +2,8 @@
 # Install the Debian 12 packages vfiohook needs to build and to run every test tier.
 # Idempotent: packages already present are left alone. Must run as root.
 set -eu
-BUILD="gcc make pkg-config libconfig-dev libsystemd-dev libxml2-dev libkmod-dev libvirt-dev libcmocka-dev libfuse3-dev fuse3"
-TIERS="libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static ovmf cpio kmod bc"
+BUILD="gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libxml2-dev libkmod-dev libvirt-dev libcmocka-dev libfuse3-dev fuse3"
+TIERS="libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static ovmf cpio kmod bc procps tar systemd dbus valgrind"
 missing=""
 for p in $BUILD $TIERS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing="$missing $p"
