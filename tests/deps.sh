@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Install the Debian 12 packages vfiohook needs to build and to run every test tier.
 # Idempotent: packages already present are left alone. Must run as root.
 set -eu
