@@ -3755,7 +3755,8 @@ static const char *module_dir_name(const char *path)
 	return name;
 }
 
-static int sim_mkdir(const char *path, mode_t mode)
+/* mkdir and rmdir of sys/module/NAME: loading and unloading a module (see README.md) */
+static int module_dir_op(const char *path, const char *op, int (*fn)(struct module *m))
 {
 	const char *p = rel(path), *name = module_dir_name(p);
 	struct module *m;
@@ -3767,40 +3768,23 @@ static int sim_mkdir(const char *path, mode_t mode)
 	r = faults_apply(p);
 	if (r == 0) {
 		m = find_module(name);
-		if (!m)
-			r = -ENOENT;
-		else
-			r = module_load(m);
+		r = m ? fn(m) : -ENOENT;
 	}
 	if (r == 0)
 		build_tree();
-	sim_log("mkdir %s = %s%s", p, r < 0 ? "-" : "0", r < 0 ? errno_name(r) : "");
+	sim_log("%s %s = %s%s", op, p, r < 0 ? "-" : "0", r < 0 ? errno_name(r) : "");
 	pthread_mutex_unlock(&g_lock);
 	return r;
 }
 
+static int sim_mkdir(const char *path, mode_t mode)
+{
+	return module_dir_op(path, "mkdir", module_load);
+}
+
 static int sim_rmdir(const char *path)
 {
-	const char *p = rel(path), *name = module_dir_name(p);
-	struct module *m;
-	int r;
-
-	if (!name)
-		return -EPERM;
-	pthread_mutex_lock(&g_lock);
-	r = faults_apply(p);
-	if (r == 0) {
-		m = find_module(name);
-		if (!m)
-			r = -ENOENT;
-		else
-			r = module_unload(m);
-	}
-	if (r == 0)
-		build_tree();
-	sim_log("rmdir %s = %s%s", p, r < 0 ? "-" : "0", r < 0 ? errno_name(r) : "");
-	pthread_mutex_unlock(&g_lock);
-	return r;
+	return module_dir_op(path, "rmdir", module_unload);
 }
 
 static int sim_create(const char *path, mode_t mode, struct fuse_file_info *fi)
