@@ -72,41 +72,33 @@ static const struct stage *stage_by_name(const char *name)
 /* Undoes the records in reverse; keeps the ones that failed. Returns the number that failed. */
 static int undo_all(struct run *run, struct state *s)
 {
-	size_t failed = 0;
+	int failed = 0;
 
-	while (s->n_records > failed) {
-		size_t i = s->n_records - 1 - failed;
-		const struct record *rec = &s->records[i];
+	for (size_t i = s->n_records; i-- > 0;) {
+		struct record *rec = &s->records[i];
 		const struct stage *st = stage_by_name(rec->fields[0]);
 		int r;
 
-		if (!st) {
-			log_error("state", EINVAL, "unknown record '%s' in the state of %s", rec->fields[0],
-				  s->vm);
-			r = -EINVAL;
-		} else if (st->shared && !host_is_dry_run() && (r = state_hand_over(s, rec)) != 0) {
+		if (!st)
+			r = log_error("state", EINVAL, "unknown record '%s' in the state of %s", rec->fields[0],
+				      s->vm);
+		else if (st->shared && !host_is_dry_run() && (r = state_hand_over(s, rec)) != 0) {
 			/* another VM still needs it: that VM's release restores it */
 			if (r > 0)
 				log_info(st->name, "%s stays as it is for another VM", rec->fields[1]);
-			r = r > 0 ? 0 : r;
 		} else
 			r = st->undo(run, rec);
 		if (r < 0) {
-			/* keep it for a later attempt; move it below the ones still to undo */
-			struct record keep = *rec;
-			memmove(&s->records[i], &s->records[i + 1],
-				(s->n_records - 1 - i) * sizeof(*rec));
-			s->records[s->n_records - 1] = keep;
-			failed++;
+			failed++; /* stays recorded for a later release */
 			continue;
 		}
 		for (size_t f = 0; f < rec->n_fields; f++)
 			free(rec->fields[f]);
-		memmove(&s->records[i], &s->records[i + 1], (s->n_records - 1 - i) * sizeof(*rec));
+		memmove(rec, rec + 1, (s->n_records - 1 - i) * sizeof(*rec));
 		s->n_records--;
 		(void)state_save(s);
 	}
-	return (int)failed;
+	return failed;
 }
 
 static int finish_release(struct run *run, struct state *s)
@@ -141,7 +133,7 @@ static int do_prepare(struct run *run)
 		s.persist = !host_is_dry_run();
 		if (finish_release(run, &s) > 0) {
 			state_done(&s);
-			log_fail("prepare", EBUSY,
+			log_fail("prepare", 0,
 				 "an earlier, unfinished prepare of %s could not be undone; see the journal",
 				 run->vm_name);
 			return EXIT_ROLLBACK;
@@ -159,10 +151,8 @@ static int do_prepare(struct run *run)
 		state_done(&s);
 		return EXIT_FAILED;
 	}
-	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(stages); i++) {
-		log_set_context(run->vm_name, run->op);
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(stages); i++)
 		r = stages[i]->prepare(run);
-	}
 	if (r >= 0) {
 		s.complete = true;
 		r = state_save(&s);
