@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-#include "config.h"
+#include "hook.h"
 
-/* Prints one line per finding about the host for the VMs of c; returns the number of errors. */
-unsigned check_host(const struct conf *c);
+/* Host findings that concern every VM (the IOMMU); returns the number of errors. */
+unsigned check_host(void);
+
+/*
+ * The same checks prepare makes for one VM, against this host as it is now, without changing
+ * anything: prints "ok:" with the number of changes prepare would make, or "error:" with the
+ * line prepare would fail with. Returns 1 for an error, else 0.
+ */
+unsigned check_vm(struct run *run);

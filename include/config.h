@@ -84,3 +84,5 @@ const struct vm_conf *conf_find(const struct conf *c, const char *name);
 int uuid_normalize(const char *in, char out[37]);
 /* A name that can be a path component and a log field: no '/', not "." or "..", printable. */
 bool vm_name_is_safe(const char *name);
+/* A systemd unit name as kvm.conf accepts it ("auto" included). */
+bool unit_name_is_valid(const char *name);

@@ -10,16 +10,18 @@
 /*
  * The only code that touches /sys, /proc, /dev and /run. Paths are given as the host sees them
  * ("/sys/bus/pci/...") and are prefixed with the root directory of --root (empty for the real
- * host). In dry-run mode every change is printed on stdout as one plan line instead of being
- * made, and waits succeed at once: the stages decide from what they read before changing
- * anything, so the plan is exactly what a real run would do. A real run logs the same lines at
- * debug level ("-v").
+ * host). It reads and changes; what to change is decided elsewhere (plan.h).
  *
  * All functions return a negative errno on failure. Paths are printf formats.
  */
 
-int host_init(const char *root, bool dry_run);
-bool host_is_dry_run(void);
+static inline void closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
+
+int host_init(const char *root);
 bool host_is_real(void); /* no --root: the machine's own /sys */
 const char *host_root(void);
 
@@ -31,6 +33,8 @@ bool host_exists(const char *fmt, ...) _printf_(1, 2);
 int host_read(char *buf, size_t size, const char *fmt, ...) _printf_(3, 4);
 /* Reads a file of any size up to max bytes into a new NUL-terminated buffer. */
 int host_read_all(char **ret, size_t max, const char *fmt, ...) _printf_(3, 4);
+/* A regular file given by a user (not below the root), up to max bytes. */
+int host_read_file(const char *path, size_t max, char **ret);
 /* Basename of a symlink's target (a device's driver, iommu_group); -ENOENT when absent. */
 int host_link_name(char *buf, size_t size, const char *fmt, ...) _printf_(3, 4);
 /* A symlink's target as stored (e.g. /proc/PID/fd/N -> /dev/dri/card0). */
@@ -38,6 +42,12 @@ int host_readlink(char *buf, size_t size, const char *fmt, ...) _printf_(3, 4);
 /* The link's target resolved to a host path (root prefix removed). */
 int host_realpath(char *buf, size_t size, const char *fmt, ...) _printf_(3, 4);
 DIR *host_opendir(const char *fmt, ...) _printf_(1, 2);
+/*
+ * The names in a directory but "." and "..", sorted, in a new array (free with strv_free());
+ * 0 entries when it does not exist. Never truncated: -ENOMEM rather than fewer.
+ */
+int host_dir_list(char ***ret, size_t *ret_n, const char *fmt, ...) _printf_(3, 4);
+void strv_free(char **v, size_t n);
 
 /*
  * Writes value (len bytes, exactly, no newline added) with one write(). A write to a file
@@ -52,15 +62,14 @@ int host_wait_link(const char *want, double timeout, const char *fmt, ...) _prin
 
 /* Kernel modules: libkmod on the real host; under --root, mkdir/rmdir of sys/module/NAME. */
 bool host_module_loaded(const char *name);
-/* Dry-run: is the driver's module one the plan has unloaded already? */
-bool host_driver_gone(const char *bus, const char *driver);
-/* Can it be loaded (known to modprobe's index; under --root: assumed)? */
-bool host_module_available(const char *name);
+/*
+ * Can it be loaded: 0; -ENOENT when modprobe's index does not know it; -EPERM when it is
+ * blacklisted. Under --root every module is taken to be there.
+ */
+int host_module_check(const char *name);
 int host_module_load(const char *name);
+/* -EAGAIN when it is in use (as delete_module() with O_NONBLOCK says), -EPERM when built in. */
 int host_module_unload(const char *name);
-
-/* Dry-run: print the plan line; real run: log it at debug level. */
-void host_action(const char *fmt, ...) _printf_(1, 2);
 
 /* Monotonic seconds. */
 double now_seconds(void);

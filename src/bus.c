@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "bus.h"
+#include "cpuset.h"
 #include "dlib.h"
 #include "host.h"
 #include "macro.h"
@@ -82,14 +83,14 @@ void bus_close(sd_bus *bus)
 		sym_sd_bus_flush_close_unref(bus);
 }
 
-static int unit_path(sd_bus *bus, const char *unit, char *ret, size_t size)
+static int unit_path_by(sd_bus *bus, const char *method, const char *unit, char *ret, size_t size)
 {
 	sd_bus_error e = SD_BUS_ERROR_NULL;
 	sd_bus_message *m = NULL;
 	const char *p;
 	int r;
 
-	r = sym_sd_bus_call_method(bus, DEST, PATH, MANAGER, "GetUnit", &e, &m, "s", unit);
+	r = sym_sd_bus_call_method(bus, DEST, PATH, MANAGER, method, &e, &m, "s", unit);
 	if (r < 0) {
 		bool missing = sym_sd_bus_error_has_name(&e, "org.freedesktop.systemd1.NoSuchUnit");
 		fail(&e, r);
@@ -102,23 +103,45 @@ static int unit_path(sd_bus *bus, const char *unit, char *ret, size_t size)
 	return r < 0 ? r : 0;
 }
 
-int bus_unit_state(sd_bus *bus, const char *unit, char *ret, size_t size)
+static int unit_path(sd_bus *bus, const char *unit, char *ret, size_t size)
+{
+	return unit_path_by(bus, "GetUnit", unit, ret, size);
+}
+
+static int unit_property(sd_bus *bus, const char *path, const char *name, char *ret, size_t size)
 {
 	sd_bus_error e = SD_BUS_ERROR_NULL;
-	char path[256];
-	char *state = NULL;
+	char *v = NULL;
 	int r;
 
-	r = unit_path(bus, unit, path, sizeof(path));
-	if (r < 0)
-		return r;
-	r = sym_sd_bus_get_property_string(bus, DEST, path, "org.freedesktop.systemd1.Unit", "ActiveState",
-					   &e, &state);
+	r = sym_sd_bus_get_property_string(bus, DEST, path, "org.freedesktop.systemd1.Unit", name, &e, &v);
 	if (r < 0)
 		return fail(&e, r);
-	snprintf(ret, size, "%s", state);
-	free(state);
+	snprintf(ret, size, "%s", v);
+	free(v);
 	return 0;
+}
+
+int bus_unit_state(sd_bus *bus, const char *unit, char *ret, size_t size, char *id, size_t id_size)
+{
+	char path[256], load[32];
+	int r;
+
+	/* LoadUnit: a unit that exists but is not loaded now (inactive, unreferenced) is found too */
+	r = unit_path_by(bus, "LoadUnit", unit, path, sizeof(path));
+	if (r < 0)
+		return r;
+	r = unit_property(bus, path, "LoadState", load, sizeof(load));
+	if (r < 0)
+		return r;
+	if (streq(load, "not-found")) {
+		snprintf(last_error, sizeof(last_error), "unit %s does not exist", unit);
+		return -ENOENT;
+	}
+	r = unit_property(bus, path, "ActiveState", ret, size);
+	if (r >= 0 && id)
+		r = unit_property(bus, path, "Id", id, id_size);
+	return r;
 }
 
 int bus_system_state(sd_bus *bus, char *ret, size_t size)
@@ -218,7 +241,25 @@ static const char *unit_interface(const char *unit)
 	return "org.freedesktop.systemd1.Service";
 }
 
-int bus_get_allowed_cpus(sd_bus *bus, const char *unit, uint8_t *mask, size_t max, size_t *ret_len)
+static int get_allowed_mask(sd_bus *bus, const char *unit, uint8_t *mask, size_t max, size_t *ret_len);
+
+int bus_get_allowed_cpus(sd_bus *bus, const char *unit, char *ret, size_t size)
+{
+	struct cpuset set = { { 0 } };
+	uint8_t mask[CPUSET_MAX / 8];
+	size_t len = 0;
+	int r = get_allowed_mask(bus, unit, mask, sizeof(mask), &len);
+
+	if (r < 0)
+		return r;
+	for (size_t c = 0; c < len * 8; c++)
+		if (mask[c / 8] & (1u << (c % 8)))
+			cpuset_set(&set, (unsigned)c);
+	cpuset_format(&set, ret, size);
+	return 0;
+}
+
+static int get_allowed_mask(sd_bus *bus, const char *unit, uint8_t *mask, size_t max, size_t *ret_len)
 {
 	sd_bus_error e = SD_BUS_ERROR_NULL;
 	sd_bus_message *m = NULL;
@@ -245,12 +286,22 @@ int bus_get_allowed_cpus(sd_bus *bus, const char *unit, uint8_t *mask, size_t ma
 	return r < 0 ? fail(NULL, r) : 0;
 }
 
-int bus_set_allowed_cpus(sd_bus *bus, const char *unit, const uint8_t *mask, size_t len)
+int bus_set_allowed_cpus(sd_bus *bus, const char *unit, const char *cpus)
 {
+	struct cpuset set;
+	uint8_t mask[CPUSET_MAX / 8] = { 0 };
+	size_t len = 0;
 	sd_bus_error e = SD_BUS_ERROR_NULL;
 	sd_bus_message *m = NULL, *reply = NULL;
 	int r;
 
+	if (cpuset_parse(cpus, &set) < 0)
+		return -EINVAL;
+	for (unsigned c = 0; c < CPUSET_MAX; c++)
+		if (cpuset_has(&set, c)) {
+			mask[c / 8] |= (uint8_t)(1u << (c % 8));
+			len = c / 8 + 1;
+		}
 	r = sym_sd_bus_message_new_method_call(bus, &m, DEST, PATH, MANAGER, "SetUnitProperties");
 	if (r >= 0)
 		r = sym_sd_bus_message_append(m, "sb", unit, 1);

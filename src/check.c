@@ -1,26 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * `vfiohook check`: after the configuration, the host. One line per finding, "ok:", "warning:"
- * or "error:"; nothing is changed. Returns the number of errors.
+ * `vfiohook check`: after the configuration, the host, and for every VM the very plan prepare
+ * would make, with its checks: what prepare would refuse, check reports, in the same words.
+ * One line per finding, "ok:", "warning:" or "error:"; nothing is changed.
  */
 #include <stdarg.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "bus.h"
 #include "check.h"
-#include "cpuset.h"
 #include "host.h"
-
-static unsigned errors;
+#include "log.h"
 
 static void finding(const char *level, const char *fmt, ...) _printf_(2, 3);
 static void finding(const char *level, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (streq(level, "error"))
-		errors++;
 	printf("  %s: ", level);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
@@ -28,150 +23,59 @@ static void finding(const char *level, const char *fmt, ...)
 	putchar('\n');
 }
 
-static void check_iommu(void)
+unsigned check_host(void)
 {
-	DIR *d = host_opendir("/sys/kernel/iommu_groups");
-	struct dirent *de;
-	unsigned n = 0;
+	char **groups = NULL;
+	size_t n = 0;
 
-	if (d) {
-		while ((de = readdir(d)))
-			n += de->d_name[0] != '.';
-		closedir(d);
+	(void)host_dir_list(&groups, &n, "/sys/kernel/iommu_groups");
+	strv_free(groups, n);
+	if (n) {
+		finding("ok", "IOMMU enabled (%zu groups)", n);
+		return 0;
 	}
-	if (n)
-		finding("ok", "IOMMU enabled (%u groups)", n);
-	else
-		finding("error", "no IOMMU groups: enable VT-d/AMD-Vi in the firmware and intel_iommu=on or "
-				 "amd_iommu=on on the kernel command line");
+	finding("error", "no IOMMU groups: enable VT-d/AMD-Vi in the firmware and intel_iommu=on or "
+			 "amd_iommu=on on the kernel command line");
+	return 1;
 }
 
-static void check_vfio(void)
+unsigned check_vm(struct run *run)
 {
-	if (host_exists("/sys/bus/pci/drivers/vfio-pci"))
-		finding("ok", "vfio-pci driver loaded");
-	else if (host_module_available("vfio-pci"))
-		finding("ok", "vfio-pci not loaded yet; prepare loads it");
-	else
-		finding("error", "vfio-pci is not available");
-}
+	struct state s;
+	struct plan p;
+	int r;
 
-static void check_devices(const struct vm_conf *vm)
-{
-	for (size_t i = 0; i < vm->n_pci; i++) {
-		char bdf[PCI_ADDR_STRLEN], drv[128] = "(none)", group[32];
-		struct dirent *de;
-		DIR *d;
-
-		pci_addr_format(&vm->pci[i], bdf);
-		if (!host_exists("/sys/bus/pci/devices/%s", bdf)) {
-			finding("error", "%s: PCI device %s does not exist", vm->name, bdf);
-			continue;
+	log_clear_failure();
+	log_set_context(run->vm_name, "check");
+	r = state_find(run->vm_name, run->dom ? run->dom->uuid : NULL, &s);
+	if (r == -EBADMSG) {
+		finding("error", "%s: its state %s/%s cannot be read (%s)", run->vm_name, STATE_DIR, s.file, s.error);
+		return 1;
+	}
+	if (r == 0) {
+		bool complete = s.complete;
+		size_t n = s.n_records;
+		state_done(&s);
+		if (complete) {
+			finding("ok", "%s: prepared now (%zu change(s) recorded)", run->vm_name, n);
+			return 0;
 		}
-		(void)host_link_name(drv, sizeof(drv), "/sys/bus/pci/devices/%s/driver", bdf);
-		if (host_link_name(group, sizeof(group), "/sys/bus/pci/devices/%s/iommu_group", bdf) < 0) {
-			finding("error", "%s: %s has no IOMMU group", vm->name, bdf);
-			continue;
-		}
-		finding("ok", "%s: %s (driver %s) in IOMMU group %s", vm->name, bdf, drv, group);
-		d = host_opendir("/sys/kernel/iommu_groups/%s/devices", group);
-		while (d && (de = readdir(d))) {
-			struct pci_addr a;
-			char class[16] = "0", mdrv[128] = "(none)";
-			bool listed = false;
-			if (de->d_name[0] == '.' || pci_addr_parse(de->d_name, &a) < 0)
-				continue;
-			for (size_t j = 0; j < vm->n_pci; j++)
-				listed |= pci_addr_equal(&a, &vm->pci[j]);
-			(void)host_read(class, sizeof(class), "/sys/bus/pci/devices/%s/class", de->d_name);
-			(void)host_link_name(mdrv, sizeof(mdrv), "/sys/bus/pci/devices/%s/driver", de->d_name);
-			if (listed || strtoul(class, NULL, 16) >> 16 == 0x06 || streq(mdrv, "(none)") ||
-			    streq(mdrv, "vfio-pci") || streq(mdrv, "pci-stub"))
-				continue;
-			finding("error", "%s: group %s also holds %s (driver %s), which is not listed", vm->name,
-				group, de->d_name, mdrv);
-		}
-		if (d)
-			closedir(d);
 	}
-}
-
-static void check_governor(const struct vm_conf *vm)
-{
-	DIR *d;
-	struct dirent *de;
-	bool any = false;
-
-	if (!vm->governor[0])
-		return;
-	d = host_opendir("/sys/devices/system/cpu/cpufreq");
-	while (d && (de = readdir(d))) {
-		char avail[512];
-		if (strncmp(de->d_name, "policy", 6) != 0 ||
-		    host_read(avail, sizeof(avail), "/sys/devices/system/cpu/cpufreq/%s/scaling_available_governors",
-			      de->d_name) < 0)
-			continue;
-		any = true;
-		if (!strstr(avail, vm->governor))
-			finding("error", "%s: %s does not offer governor %s (offers: %s)", vm->name, de->d_name,
-				vm->governor, avail);
+	r = state_init(&s, run->vm_name, run->dom ? run->dom->uuid : NULL, false);
+	if (r < 0) {
+		finding("error", "%s: bad VM name", run->vm_name);
+		return 1;
 	}
-	if (d)
-		closedir(d);
-	if (!any)
-		finding("error", "%s: no cpufreq policies on this host, but a governor is configured", vm->name);
+	run->state = &s;
+	r = plan_init(&p, run);
+	if (r >= 0)
+		r = hook_plan_prepare(&p);
+	if (r >= 0)
+		finding("ok", "%s: prepare would make %zu change(s)", run->vm_name, plan_n_ops(&p));
 	else
-		finding("ok", "%s: cpufreq policies checked for governor %s", vm->name, vm->governor);
-}
-
-static void check_units(const struct vm_conf *vm)
-{
-	struct sd_bus *bus = NULL;
-
-	if (vm->n_units == 0 && !vm->host_cpus[0])
-		return;
-	if (bus_connect(&bus) < 0) {
-		finding("warning", "%s: cannot reach systemd to check units: %s", vm->name, bus_last_error());
-		return;
-	}
-	for (size_t i = 0; i < vm->n_units; i++) {
-		const char *u = streq(vm->units[i], "auto") ? "display-manager.service" : vm->units[i];
-		char state[32];
-		if (bus_unit_state(bus, u, state, sizeof(state)) < 0)
-			finding("warning", "%s: unit %s is not loaded (nothing will be stopped)", vm->name, u);
-		else
-			finding("ok", "%s: unit %s is %s", vm->name, u, state);
-	}
-	bus_close(bus);
-}
-
-static void check_memory(const struct vm_conf *vm)
-{
-	_cleanup_free_ char *meminfo = NULL;
-	const char *p;
-	unsigned long long avail_kib, need_kib;
-
-	if (!vm->hugepages || !vm->hp_pages)
-		return;
-	if (host_read_all(&meminfo, 1 << 20, "/proc/meminfo") < 0 || !(p = strstr(meminfo, "MemAvailable:")))
-		return;
-	avail_kib = strtoull(p + 13, NULL, 10);
-	need_kib = vm->hp_pages * (vm->hp_size_kib ? vm->hp_size_kib : 2048);
-	finding(avail_kib > need_kib ? "ok" : "warning", "%s: hugepages need %llu MiB, %llu MiB available now",
-		vm->name, need_kib / 1024, avail_kib / 1024);
-}
-
-unsigned check_host(const struct conf *c)
-{
-	errors = 0;
-	printf("host:\n");
-	check_iommu();
-	check_vfio();
-	for (size_t i = 0; i < c->n_vms; i++) {
-		check_devices(&c->vms[i]);
-		check_governor(&c->vms[i]);
-		check_units(&c->vms[i]);
-		check_memory(&c->vms[i]);
-	}
-	return errors;
+		finding("error", "%s: %s", run->vm_name, log_failure() ? log_failure() : strerror(-r));
+	plan_done(&p);
+	run->state = NULL;
+	log_clear_failure();
+	return r < 0;
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "host.h"
 #include "cpuset.h"
 #include "dlib.h"
 #include "macro.h"
@@ -43,13 +44,6 @@ static void conf_error(struct conf *c, const char *file, unsigned line, const ch
 	}
 	c->errors = n;
 	c->errors[c->n_errors++] = full;
-}
-
-static void strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
 }
 
 void conf_done(struct conf *c)
@@ -435,7 +429,7 @@ static int want_strings(struct conf *c, const config_setting_t *s, const char *w
 	return r;
 }
 
-static bool unit_name_ok(const char *s)
+bool unit_name_is_valid(const char *s)
 {
 	size_t l = strlen(s);
 
@@ -571,7 +565,7 @@ SECONDS_KEY(hugepages_timeout, hp_timeout, 600)
 
 static int display_units(struct conf *c, struct vm_conf *vm, const config_setting_t *s)
 {
-	return want_strings(c, s, "display.units", unit_name_ok, "a systemd unit name (or \"auto\")",
+	return want_strings(c, s, "display.units", unit_name_is_valid, "a systemd unit name (or \"auto\")",
 			    &vm->units, &vm->n_units);
 }
 

@@ -3,7 +3,9 @@
  * Display manager and other units holding the GPU (nvidia-persistenced, ...): stopped over
  * systemd's D-Bus API while the VM runs, waiting for the job's JobRemoved with a bound, only
  * when they were active; exactly those are started again on release, unless the system is
- * shutting down. "auto" is display-manager.service, the alias every display manager installs.
+ * shutting down. "auto" is display-manager.service, the alias every display manager installs:
+ * a host without one has nothing to stop. A unit named explicitly that does not exist is
+ * refused (a typo must not pass for "nothing to stop").
  */
 #include <string.h>
 
@@ -19,103 +21,83 @@ static const char *unit_name(const char *configured)
 	return streq(configured, "auto") ? "display-manager.service" : configured;
 }
 
-static int display_prepare(struct run *run)
+static int plan_stop(struct plan *p, const char *configured)
 {
-	const struct vm_conf *vm = run->vm;
-	struct sd_bus *bus = NULL;
-	int r = 0;
-
-	if (vm->n_units == 0)
-		return 0;
-	if (bus_connect(&bus) < 0) {
-		if (!host_is_dry_run())
-			return log_fail(STAGE, 0, "cannot stop %s: %s", unit_name(vm->units[0]), bus_last_error());
-		bus = NULL;
-	}
-	for (size_t i = 0; r >= 0 && i < vm->n_units; i++) {
-		const char *unit = unit_name(vm->units[i]);
-		char state[32] = "active", result[32];
-
-		if (hook_shared_held(run, STAGE, unit)) {
-			/* stopped for another VM (so inactive now): whoever releases last starts it */
-			r = state_add(run->state, STAGE, unit, NULL);
-			continue;
-		}
-		if (bus) {
-			int k = bus_unit_state(bus, unit, state, sizeof(state));
-			if (k == -ENOENT) {
-				log_info(STAGE, "%s is not installed; nothing to stop", unit);
-				continue;
-			}
-			if (k < 0) {
-				r = log_fail(STAGE, 0, "cannot tell whether %s runs: %s", unit, bus_last_error());
-				break;
-			}
-		}
-		if (!streq(state, "active") && !streq(state, "activating") && !streq(state, "reloading")) {
-			log_info(STAGE, "%s is %s; nothing to stop", unit, state);
-			continue;
-		}
-		r = state_add(run->state, STAGE, unit, "stopped", NULL);
-		if (r < 0) {
-			r = log_fail(STAGE, r, "cannot record state");
-			break;
-		}
-		host_action("stop unit %s", unit);
-		if (host_is_dry_run())
-			continue;
-		r = bus_unit_job(bus, "StopUnit", unit, vm->unit_timeout, result, sizeof(result));
-		if (r == -ECANCELED)
-			(void)state_drop_last(run->state); /* refused: it still runs, nothing to undo */
-		if (r < 0)
-			r = log_fail(STAGE, 0, "cannot stop %s: %s", unit, bus_last_error());
-		else
-			log_info(STAGE, "%s stopped", unit);
-	}
-	bus_close(bus);
-	return r;
-}
-
-/* Record: display UNIT stopped; or display UNIT (stopped for another VM) */
-static int display_undo(struct run *run, const struct record *rec)
-{
-	double timeout = run->vm ? run->vm->unit_timeout : 30.0;
-	struct sd_bus *bus = NULL;
-	char state[32], result[32];
+	const char *unit = unit_name(configured);
+	struct record rec = { .kind = REC_DISPLAY };
+	char state[32], id[256] = "";
+	struct sd_bus *bus;
+	struct action *a;
+	struct op *o;
 	int r;
 
-	if (rec->n_fields == 2)
-		return 0;
-	if (rec->n_fields != 3)
-		return log_error(STAGE, EINVAL, "malformed state record");
-	if (bus_connect(&bus) < 0) {
-		if (host_is_dry_run()) {
-			host_action("start unit %s", rec->fields[1]);
-			return 0;
-		}
-		return log_error(STAGE, 0, "cannot start %s: %s", rec->fields[1], bus_last_error());
-	}
-	if (bus_system_state(bus, state, sizeof(state)) >= 0 && streq(state, "stopping")) {
-		log_info(STAGE, "the system is shutting down; not starting %s", rec->fields[1]);
-		bus_close(bus);
-		return 0;
-	}
-	host_action("start unit %s", rec->fields[1]);
-	if (host_is_dry_run()) {
-		bus_close(bus);
-		return 0;
-	}
-	r = bus_unit_job(bus, "StartUnit", rec->fields[1], timeout, result, sizeof(result));
-	bus_close(bus);
+	if (plan_holder(p, REC_DISPLAY, unit))
+		return plan_hold(p, REC_DISPLAY, unit); /* stopped for another VM already */
+	r = plan_bus(p, &bus);
 	if (r < 0)
-		return log_error(STAGE, 0, "cannot start %s: %s", rec->fields[1], bus_last_error());
-	log_info(STAGE, "%s started", rec->fields[1]);
+		return log_fail(STAGE, 0, "cannot stop %s: %s", unit, bus_last_error());
+	r = bus_unit_state(bus, unit, state, sizeof(state), id, sizeof(id));
+	if (r == -ENOENT && streq(configured, "auto")) {
+		log_info(STAGE, "no display manager is installed; nothing to stop");
+		return 0;
+	}
+	if (r == -ENOENT)
+		return log_fail(STAGE, 0, "unit %s does not exist: check display.units in kvm.conf", unit);
+	if (r < 0)
+		return log_fail(STAGE, 0, "cannot tell whether %s runs: %s", unit, bus_last_error());
+	if (!streq(state, "active") && !streq(state, "activating") && !streq(state, "reloading")) {
+		log_info(STAGE, "%s is %s; nothing to stop", unit, state);
+		return 0;
+	}
+	if (record_set_key(&rec, unit) < 0)
+		return log_fail(STAGE, 0, "unit name %s is too long", unit);
+	a = plan_action(p, REC_DISPLAY, &rec);
+	if (!a || !(o = plan_op(p, OP_UNIT_STOP, unit, NULL)))
+		return -ENOMEM;
+	o->timeout = p->run->vm->unit_timeout;
+	snprintf(o->fail, sizeof(o->fail), "cannot stop %s", unit);
+	snprintf(a->done, sizeof(a->done), "%s stopped", unit);
+	/* its processes (an alias's target's cgroup) go with it */
+	if (id[0] && !streq(id, unit))
+		return view_set_unit_state(p, id, "inactive");
+	return 0;
+}
+
+static int display_plan(struct plan *p)
+{
+	for (size_t i = 0; i < p->run->vm->n_units; i++) {
+		int r = plan_stop(p, p->run->vm->units[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int display_plan_undo(struct plan *p, const struct record *rec, size_t index)
+{
+	struct action *a = plan_undo_action(p, REC_DISPLAY, index);
+	const char *unit = rec->display.unit;
+	struct sd_bus *bus;
+	char state[32];
+	struct op *o;
+
+	if (!a)
+		return -ENOMEM;
+	if (plan_bus(p, &bus) >= 0 && bus_system_state(bus, state, sizeof(state)) >= 0 && streq(state, "stopping")) {
+		snprintf(a->done, sizeof(a->done), "the system is shutting down; not starting %s", unit);
+		return 0;
+	}
+	o = plan_op(p, OP_UNIT_START, unit, NULL);
+	if (!o)
+		return -ENOMEM;
+	o->timeout = p->run->vm ? p->run->vm->unit_timeout : 30.0;
+	snprintf(o->fail, sizeof(o->fail), "cannot start %s", unit);
+	snprintf(a->done, sizeof(a->done), "%s started", unit);
 	return 0;
 }
 
 const struct stage stage_display = {
-	.name = STAGE,
-	.prepare = display_prepare,
-	.undo = display_undo,
-	.shared = true,
+	.kind = REC_DISPLAY,
+	.plan = display_plan,
+	.plan_undo = display_plan_undo,
 };

@@ -27,77 +27,83 @@ static bool is_fb_device(const char *name)
 	return false;
 }
 
-static int fb_prepare(struct run *run)
+static int fb_plan(struct plan *p)
 {
-	DIR *d = host_opendir("/sys/bus/platform/devices");
-	char names[16][64];
+	char **devs = NULL;
 	size_t n = 0;
-	struct dirent *de;
-
-	if (!run->vm->framebuffer) {
-		if (d)
-			closedir(d);
-		return 0;
-	}
-	if (!d)
-		return 0;
-	while ((de = readdir(d)) && n < ELEMENTSOF(names))
-		if (is_fb_device(de->d_name) && strlen(de->d_name) < sizeof(names[0]))
-			memcpy(names[n++], de->d_name, strlen(de->d_name) + 1);
-	closedir(d);
-
-	for (size_t i = 0; i < n; i++) {
-		char drv[128];
-		int r;
-
-		if (host_link_name(drv, sizeof(drv), "/sys/bus/platform/devices/%s/driver", names[i]) < 0)
-			continue; /* not bound: nothing holds the memory */
-		r = state_add(run->state, STAGE, names[i], drv, NULL);
-		if (r < 0)
-			return log_fail(STAGE, r, "cannot record state");
-		r = host_write_str(names[i], FB_TIMEOUT, "/sys/bus/platform/devices/%s/driver/unbind", names[i]);
-		if (r >= 0)
-			r = host_wait_link(NULL, FB_TIMEOUT, "/sys/bus/platform/devices/%s/driver", names[i]);
-		if (r < 0)
-			return log_fail(STAGE, r, "cannot unbind %s from %s", names[i], drv);
-		log_info(STAGE, "%s unbound from %s", names[i], drv);
-	}
-	return 0;
-}
-
-/* Record: framebuffer DEVICE DRIVER */
-static int fb_undo(struct run *run, const struct record *rec)
-{
-	const char *dev, *drv;
-	char cur[128];
 	int r;
 
-	if (rec->n_fields != 3)
-		return log_error(STAGE, EINVAL, "malformed state record");
-	dev = rec->fields[1];
-	drv = rec->fields[2];
-	if (!host_exists("/sys/bus/platform/devices/%s", dev)) {
-		log_warning(STAGE, 0, "%s is gone (a GPU driver took over the display for good); "
-				      "nothing to bind again", dev);
+	if (!p->run->vm->framebuffer)
+		return 0;
+	r = host_dir_list(&devs, &n, "/sys/bus/platform/devices");
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		struct record rec = { .kind = REC_FRAMEBUFFER };
+		struct action *a;
+		struct op *o;
+
+		if (!is_fb_device(devs[i]) || strlen(devs[i]) >= sizeof(rec.framebuffer.device))
+			continue;
+		view_driver(p, "platform", devs[i], rec.framebuffer.driver, sizeof(rec.framebuffer.driver));
+		if (!rec.framebuffer.driver[0])
+			continue; /* not bound: nothing holds the memory */
+		strcpy(rec.framebuffer.device, devs[i]);
+		a = plan_action(p, REC_FRAMEBUFFER, &rec);
+		if (!a || !(o = plan_op(p, OP_WRITE, devs[i], "/sys/bus/platform/devices/%s/driver/unbind", devs[i]))) {
+			r = -ENOMEM;
+			break;
+		}
+		o->timeout = FB_TIMEOUT;
+		snprintf(o->fail, sizeof(o->fail), "cannot unbind %s from %s", devs[i], rec.framebuffer.driver);
+		o = plan_op(p, OP_WAIT_LINK, "", "/sys/bus/platform/devices/%s/driver", devs[i]);
+		if (!o) {
+			r = -ENOMEM;
+			break;
+		}
+		o->timeout = FB_TIMEOUT;
+		snprintf(o->fail, sizeof(o->fail), "%s did not let go of %s", rec.framebuffer.driver, devs[i]);
+		snprintf(a->done, sizeof(a->done), "%s unbound from %s", devs[i], rec.framebuffer.driver);
+	}
+	strv_free(devs, n);
+	return r;
+}
+
+static int fb_plan_undo(struct plan *p, const struct record *rec, size_t index)
+{
+	const char *dev = rec->framebuffer.device, *drv = rec->framebuffer.driver;
+	struct action *a = plan_undo_action(p, REC_FRAMEBUFFER, index);
+	char cur[128];
+	struct op *o;
+
+	if (!a)
+		return -ENOMEM;
+	if (!view_exists(p, "/sys/bus/platform/devices/%s", dev)) {
+		snprintf(a->done, sizeof(a->done),
+			 "%s is gone (a GPU driver took over the display for good); nothing to bind again", dev);
 		return 0;
 	}
-	if (host_link_name(cur, sizeof(cur), "/sys/bus/platform/devices/%s/driver", dev) == 0)
+	view_driver(p, "platform", dev, cur, sizeof(cur));
+	if (cur[0])
 		return 0; /* bound already */
-	if (!host_is_dry_run() && !host_exists("/sys/bus/platform/drivers/%s", drv)) {
-		log_warning(STAGE, 0, "driver %s of %s is not there any more; leaving it unbound", drv, dev);
+	if (!view_exists(p, "/sys/bus/platform/drivers/%s", drv)) {
+		snprintf(a->done, sizeof(a->done), "driver %s of %s is not there any more; leaving it unbound", drv, dev);
 		return 0;
 	}
-	r = host_write_str(dev, FB_TIMEOUT, "/sys/bus/platform/drivers/%s/bind", drv);
-	if (r >= 0)
-		r = host_wait_link(drv, FB_TIMEOUT, "/sys/bus/platform/devices/%s/driver", dev);
-	if (r < 0)
-		return log_error(STAGE, r, "cannot bind %s to %s again", dev, drv);
-	log_info(STAGE, "%s bound to %s again", dev, drv);
+	o = plan_op(p, OP_WRITE, dev, "/sys/bus/platform/drivers/%s/bind", drv);
+	if (!o)
+		return -ENOMEM;
+	o->timeout = FB_TIMEOUT;
+	snprintf(o->fail, sizeof(o->fail), "cannot bind %s to %s again", dev, drv);
+	o = plan_op(p, OP_WAIT_LINK, drv, "/sys/bus/platform/devices/%s/driver", dev);
+	if (!o)
+		return -ENOMEM;
+	o->timeout = FB_TIMEOUT;
+	snprintf(o->fail, sizeof(o->fail), "%s did not bind to %s again", dev, drv);
+	snprintf(a->done, sizeof(a->done), "%s bound to %s again", dev, drv);
 	return 0;
 }
 
 const struct stage stage_framebuffer = {
-	.name = STAGE,
-	.prepare = fb_prepare,
-	.undo = fb_undo,
+	.kind = REC_FRAMEBUFFER,
+	.plan = fb_plan,
+	.plan_undo = fb_plan_undo,
 };

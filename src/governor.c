@@ -17,6 +17,7 @@
 #define STAGE "governor"
 #define POLICY "/sys/devices/system/cpu/cpufreq/%s"
 
+/* Is word one of the space-separated words of list (never a part of one)? */
 static bool word_in(const char *list, const char *word)
 {
 	size_t l = strlen(word);
@@ -27,6 +28,7 @@ static bool word_in(const char *list, const char *word)
 	return false;
 }
 
+/* 1: every policy; 0: those of the CPUs in ret. */
 static int wanted_cpus(const struct run *run, struct cpuset *ret)
 {
 	const char *cpus = run->vm->governor_cpus;
@@ -44,117 +46,123 @@ static int wanted_cpus(const struct run *run, struct cpuset *ret)
 	return cpuset_parse(cpus, ret) < 0 ? log_fail(STAGE, 0, "bad CPU list \"%s\"", cpus) : 0;
 }
 
-static int policies(char names[][32], size_t max)
+/* Is the policy one of the wanted ones, and does it offer the governor? */
+static int check_policy(struct plan *p, const char *policy, int all, const struct cpuset *cpus)
 {
-	DIR *d = host_opendir("/sys/devices/system/cpu/cpufreq");
-	struct dirent *de;
-	size_t n = 0;
+	const char *want = p->run->vm->governor;
+	char affected[1024], avail[512], driver[64] = "?";
+	struct cpuset pc;
 
-	if (!d)
+	if (host_read(affected, sizeof(affected), POLICY "/affected_cpus", policy) < 0)
+		return log_fail(STAGE, 0, "cannot read the CPUs of %s", policy);
+	/* the kernel separates affected_cpus with spaces */
+	for (char *c = affected; *c; c++)
+		if (*c == ' ')
+			*c = ',';
+	if (cpuset_parse(affected, &pc) < 0)
+		return log_fail(STAGE, 0, "cannot read the CPUs of %s", policy);
+	if (!all && !cpuset_intersects(&pc, cpus))
 		return 0;
-	while ((de = readdir(d)) && n < max)
-		if (strncmp(de->d_name, "policy", 6) == 0 && strlen(de->d_name) < 32)
-			memcpy(names[n++], de->d_name, strlen(de->d_name) + 1);
-	closedir(d);
-	return (int)n;
+	if (host_read(avail, sizeof(avail), POLICY "/scaling_available_governors", policy) < 0)
+		return log_fail(STAGE, 0, "cannot read the governors of %s", policy);
+	if (!word_in(avail, want)) {
+		(void)host_read(driver, sizeof(driver), POLICY "/scaling_driver", policy);
+		return log_fail(STAGE, 0, "governor \"%s\" is not offered by %s (driver %s offers: %s)", want, policy,
+				driver, avail);
+	}
+	return 1;
 }
 
-static int governor_prepare(struct run *run)
+static int plan_policy(struct plan *p, const char *policy)
 {
-	static char names[CPUSET_MAX][32];
-	const char *want = run->vm->governor;
-	struct cpuset cpus;
-	bool chosen[CPUSET_MAX] = { false };
-	int all, n, r;
+	const char *want = p->run->vm->governor;
+	struct record rec = { .kind = REC_GOVERNOR };
+	char cur[32];
+	struct action *a;
+	struct op *o;
+	int r;
 
-	if (!want[0])
+	if (plan_holder(p, REC_GOVERNOR, policy))
+		return plan_hold(p, REC_GOVERNOR, policy);
+	r = view_read(p, cur, sizeof(cur), POLICY "/scaling_governor", policy);
+	if (r < 0)
+		return log_fail(STAGE, r, "cannot read the governor of %s", policy);
+	if (streq(cur, want))
 		return 0;
-	all = wanted_cpus(run, &cpus);
-	if (all < 0)
-		return all;
-	n = policies(names, ELEMENTSOF(names));
-	if (n == 0)
-		return log_fail(STAGE, 0, "this host has no cpufreq policies; remove governor from kvm.conf");
-	/* first check every policy, so that nothing changes when one cannot take the governor */
-	for (int i = 0; i < n; i++) {
-		char affected[1024], avail[512], driver[64] = "?";
-		struct cpuset pc;
-
-		if (host_read(affected, sizeof(affected), POLICY "/affected_cpus", names[i]) < 0)
-			return log_fail(STAGE, 0, "cannot read the CPUs of %s", names[i]);
-		/* the kernel separates affected_cpus with spaces */
-		for (char *p = affected; *p; p++)
-			if (*p == ' ')
-				*p = ',';
-		if (cpuset_parse(affected, &pc) < 0)
-			return log_fail(STAGE, 0, "cannot read the CPUs of %s", names[i]);
-		if (!all && !cpuset_intersects(&pc, &cpus))
-			continue;
-		chosen[i] = true;
-		if (host_read(avail, sizeof(avail), POLICY "/scaling_available_governors", names[i]) < 0)
-			return log_fail(STAGE, 0, "cannot read the governors of %s", names[i]);
-		if (!word_in(avail, want)) {
-			(void)host_read(driver, sizeof(driver), POLICY "/scaling_driver", names[i]);
-			return log_fail(STAGE, 0, "governor \"%s\" is not offered by %s (driver %s offers: %s)",
-					want, names[i], driver, avail);
-		}
-	}
-	for (int i = 0; i < n; i++) {
-		char cur[64], epp[64] = "-";
-
-		if (!chosen[i])
-			continue;
-		if (hook_shared_held(run, STAGE, names[i])) {
-			r = state_add(run->state, STAGE, names[i], NULL);
-			if (r < 0)
-				return log_fail(STAGE, r, "cannot record state");
-			log_info(STAGE, "%s is already managed for another VM", names[i]);
-			continue;
-		}
-		r = host_read(cur, sizeof(cur), POLICY "/scaling_governor", names[i]);
-		if (r < 0)
-			return log_fail(STAGE, r, "cannot read the governor of %s", names[i]);
-		(void)host_read(epp, sizeof(epp), POLICY "/energy_performance_preference", names[i]);
-		if (streq(cur, want))
-			continue;
-		r = state_add(run->state, STAGE, names[i], cur, epp[0] ? epp : "-", NULL);
-		if (r < 0)
-			return log_fail(STAGE, r, "cannot record state");
-		r = host_write_str(want, 0, POLICY "/scaling_governor", names[i]);
-		if (r < 0)
-			return log_fail(STAGE, r, "cannot set governor %s on %s", want, names[i]);
-		log_info(STAGE, "%s: %s -> %s", names[i], cur, want);
-	}
+	if (view_read(p, rec.governor.epp, sizeof(rec.governor.epp), POLICY "/energy_performance_preference",
+		      policy) < 0)
+		rec.governor.epp[0] = '\0';
+	snprintf(rec.governor.policy, sizeof(rec.governor.policy), "%s", policy);
+	snprintf(rec.governor.governor, sizeof(rec.governor.governor), "%s", cur);
+	a = plan_action(p, REC_GOVERNOR, &rec);
+	if (!a || !(o = plan_op(p, OP_WRITE, want, POLICY "/scaling_governor", policy)))
+		return -ENOMEM;
+	snprintf(o->fail, sizeof(o->fail), "cannot set governor %s on %s", want, policy);
+	snprintf(a->done, sizeof(a->done), "%s: %s -> %s", policy, cur, want);
 	return 0;
 }
 
-/* Record: governor POLICY GOVERNOR EPP ("-": none); or governor POLICY (another VM's change) */
-static int governor_undo(struct run *run, const struct record *rec)
+static int governor_plan(struct plan *p)
 {
-	int r;
+	char **names = NULL;
+	size_t n = 0, chosen = 0, policies = 0;
+	bool *use = NULL;
+	struct cpuset cpus;
+	int all, r;
 
-	if (rec->n_fields == 2)
+	if (!p->run->vm->governor[0])
 		return 0;
-	if (rec->n_fields != 4)
-		return log_error(STAGE, EINVAL, "malformed state record");
-	r = host_write_str(rec->fields[2], 0, POLICY "/scaling_governor", rec->fields[1]);
-	if (r < 0)
-		return log_error(STAGE, r, "cannot restore governor %s on %s", rec->fields[2], rec->fields[1]);
-	if (!streq(rec->fields[3], "-")) {
-		/* after the governor: under "performance" the EPP is pinned */
-		r = host_write_str(rec->fields[3], 0, POLICY "/energy_performance_preference", rec->fields[1]);
-		if (r == -EBUSY)
-			log_info(STAGE, "%s: EPP stays pinned under %s", rec->fields[1], rec->fields[2]);
-		else if (r < 0)
-			return log_error(STAGE, r, "cannot restore EPP %s on %s", rec->fields[3], rec->fields[1]);
+	all = wanted_cpus(p->run, &cpus);
+	if (all < 0)
+		return all;
+	r = host_dir_list(&names, &n, "/sys/devices/system/cpu/cpufreq");
+	if (r >= 0 && !(use = calloc(n + 1, sizeof(*use))))
+		r = -ENOMEM;
+	/* every policy is checked before any is planned */
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		if (strncmp(names[i], "policy", 6) != 0)
+			continue;
+		policies++;
+		r = check_policy(p, names[i], all, &cpus);
+		use[i] = r > 0;
+		chosen += r > 0;
 	}
-	log_info(STAGE, "%s: back to %s", rec->fields[1], rec->fields[2]);
+	if (r >= 0 && policies == 0)
+		r = log_fail(STAGE, 0, "this host has no cpufreq policies; remove governor from kvm.conf");
+	else if (r >= 0 && chosen == 0)
+		r = log_fail(STAGE, 0, "no cpufreq policy of this host covers the CPUs of governor.cpus; remove "
+				       "governor from kvm.conf or fix its cpus");
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		if (use[i])
+			r = plan_policy(p, names[i]);
+	free(use);
+	strv_free(names, n);
+	return r < 0 ? r : 0;
+}
+
+static int governor_plan_undo(struct plan *p, const struct record *rec, size_t index)
+{
+	struct action *a = plan_undo_action(p, REC_GOVERNOR, index);
+	const char *policy = rec->governor.policy;
+	struct op *o;
+
+	if (!a || !(o = plan_op(p, OP_WRITE, rec->governor.governor, POLICY "/scaling_governor", policy)))
+		return -ENOMEM;
+	snprintf(o->fail, sizeof(o->fail), "cannot restore governor %s on %s", rec->governor.governor, policy);
+	if (rec->governor.epp[0]) {
+		/* after the governor: under "performance" the EPP is pinned */
+		o = plan_op(p, OP_WRITE, rec->governor.epp, POLICY "/energy_performance_preference", policy);
+		if (!o)
+			return -ENOMEM;
+		o->ok_errno = EBUSY;
+		snprintf(o->fail, sizeof(o->fail), "%s: EPP stays pinned under %s", policy, rec->governor.governor);
+	}
+	snprintf(a->done, sizeof(a->done), "%s: back to %s", policy, rec->governor.governor);
 	return 0;
 }
 
 const struct stage stage_governor = {
-	.name = STAGE,
-	.prepare = governor_prepare,
-	.undo = governor_undo,
-	.shared = true,
+	.kind = REC_GOVERNOR,
+	.plan = governor_plan,
+	.plan_undo = governor_plan_undo,
 };

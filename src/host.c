@@ -14,14 +14,9 @@
 #include "log.h"
 
 static char root[PATH_MAX];
-static bool dry_run;
-/* dry-run: modules the plan unloads, so that later stages see their drivers gone */
-static char planned_unloads[32][128];
-static size_t n_planned_unloads;
 
-int host_init(const char *dir, bool dry)
+int host_init(const char *dir)
 {
-	dry_run = dry;
 	root[0] = '\0';
 	if (dir && dir[0] && !streq(dir, "/")) {
 		if (!realpath(dir, root))
@@ -30,7 +25,6 @@ int host_init(const char *dir, bool dry)
 	return 0;
 }
 
-bool host_is_dry_run(void) { return dry_run; }
 bool host_is_real(void) { return root[0] == '\0'; }
 const char *host_root(void) { return root; }
 
@@ -173,6 +167,32 @@ int host_read_all(char **ret, size_t max, const char *fmt, ...)
 	return (int)len;
 }
 
+int host_read_file(const char *path, size_t max, char **ret)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	_cleanup_free_ char *buf = NULL;
+	struct stat st;
+	int r;
+
+	if (fd < 0)
+		return negative_errno();
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((size_t)st.st_size > max)
+		return -EFBIG;
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	r = read_fd_all(fd, buf, (size_t)st.st_size);
+	if (r < 0)
+		return r;
+	buf[r] = '\0';
+	*ret = TAKE_PTR(buf);
+	return r;
+}
+
 int host_link_name(char *buf, size_t size, const char *fmt, ...)
 {
 	char p[PATH_MAX], target[PATH_MAX];
@@ -244,38 +264,6 @@ DIR *host_opendir(const char *fmt, ...)
 	return opendir(p);
 }
 
-static void print_value(FILE *f, const char *v, size_t len)
-{
-	fputc('"', f);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)v[i];
-		if (c == '\n')
-			fputs("\\n", f);
-		else if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\x%02x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
-void host_action(const char *fmt, ...)
-{
-	char line[PATH_MAX + 256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (dry_run) {
-		fputs(line, stdout);
-		fputc('\n', stdout);
-	} else
-		log_debug("action", "%s", line);
-}
-
 static int write_now(const char *p, const char *value, size_t len)
 {
 	_cleanup_close_ int fd = -1;
@@ -342,25 +330,11 @@ static int write_watchdog(const char *p, const char *value, size_t len, double t
 int host_write(const char *value, size_t len, double timeout, const char *fmt, ...)
 {
 	char p[PATH_MAX];
-	char shown[PATH_MAX + 64];
-	FILE *f;
 	int r;
-	size_t sz = 0;
-	char *buf = NULL;
 
 	r = VPATH(p, fmt);
 	if (r < 0)
 		return r;
-	f = open_memstream(&buf, &sz);
-	if (f) {
-		print_value(f, value, len);
-		fclose(f);
-	}
-	snprintf(shown, sizeof(shown), "%s", buf ? buf : "?");
-	free(buf);
-	host_action("write %s %s", p, shown);
-	if (dry_run)
-		return 0;
 	if (timeout > 0)
 		return write_watchdog(p, value, len, timeout);
 	return write_now(p, value, len);
@@ -375,9 +349,6 @@ int host_wait_link(const char *want, double timeout, const char *fmt, ...)
 	r = VPATH(p, fmt);
 	if (r < 0)
 		return r;
-	host_action("wait %s -> %s (%.1f s)", p, want ? want : "(none)", timeout);
-	if (dry_run)
-		return 0;
 	deadline = now_seconds() + timeout;
 	for (;;) {
 		ssize_t n = readlink(p, target, sizeof(target) - 1);
@@ -412,20 +383,7 @@ bool host_module_loaded(const char *name)
 	char n[128];
 
 	module_dir_name(n, sizeof(n), name);
-	for (size_t i = 0; i < n_planned_unloads; i++)
-		if (streq(planned_unloads[i], n))
-			return false;
 	return host_exists("/sys/module/%s/initstate", n);
-}
-
-bool host_driver_gone(const char *bus, const char *driver)
-{
-	char mod[128];
-
-	if (n_planned_unloads == 0 ||
-	    host_link_name(mod, sizeof(mod), "/sys/bus/%s/drivers/%s/module", bus, driver) < 0)
-		return false;
-	return !host_module_loaded(mod);
 }
 
 static void kmod_quiet(void *data, int priority, const char *file, int line, const char *fn,
@@ -433,22 +391,45 @@ static void kmod_quiet(void *data, int priority, const char *file, int line, con
 {
 }
 
-bool host_module_available(const char *name)
+/* A libkmod context that logs nothing (its messages would go to our stderr, libvirt's log). */
+static struct kmod_ctx *kmod_open(void)
 {
 	struct kmod_ctx *ctx;
-	struct kmod_list *list = NULL;
-	bool found;
+
+	if (dlopen_libkmod() < 0 || !(ctx = sym_kmod_new(NULL, NULL)))
+		return NULL;
+	sym_kmod_set_log_fn(ctx, kmod_quiet, NULL);
+	return ctx;
+}
+
+int host_module_check(const char *name)
+{
+	struct kmod_ctx *ctx;
+	struct kmod_list *list = NULL, *it;
+	int r;
 
 	if (!host_is_real())
-		return true;
-	if (dlopen_libkmod() < 0 || !(ctx = sym_kmod_new(NULL, NULL)))
-		return false;
-	sym_kmod_set_log_fn(ctx, kmod_quiet, NULL);
-	found = sym_kmod_module_new_from_lookup(ctx, name, &list) >= 0 && list;
+		return 0;
+	ctx = kmod_open();
+	if (!ctx)
+		return -ENOENT;
+	r = sym_kmod_module_new_from_lookup(ctx, name, &list);
+	if (r >= 0 && !list)
+		r = -ENOENT;
+	for (it = list; r >= 0 && it; it = sym_kmod_list_next(list, it)) {
+		struct kmod_module *mod = sym_kmod_module_get_module(it);
+		r = sym_kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST | KMOD_PROBE_DRY_RUN, NULL,
+							NULL, NULL, NULL);
+		if (r > 0)
+			r = -EPERM; /* blacklisted */
+		else if (r == -EEXIST)
+			r = 0;      /* loaded already */
+		sym_kmod_module_unref(mod);
+	}
 	if (list)
 		sym_kmod_module_unref_list(list);
 	sym_kmod_unref(ctx);
-	return found;
+	return r < 0 ? r : 0;
 }
 
 int host_module_load(const char *name)
@@ -459,9 +440,6 @@ int host_module_load(const char *name)
 	int r;
 
 	module_dir_name(n, sizeof(n), name);
-	host_action("load module %s", n);
-	if (dry_run)
-		return 0;
 	if (!host_is_real()) {
 		char p[PATH_MAX];
 		r = host_path(p, sizeof(p), "/sys/module/%s", n);
@@ -471,13 +449,9 @@ int host_module_load(const char *name)
 			return negative_errno();
 		return 0;
 	}
-	r = dlopen_libkmod();
-	if (r < 0)
-		return r;
-	ctx = sym_kmod_new(NULL, NULL);
+	ctx = kmod_open();
 	if (!ctx)
-		return -ENOMEM;
-	sym_kmod_set_log_fn(ctx, kmod_quiet, NULL);
+		return -EOPNOTSUPP;
 	r = sym_kmod_module_new_from_lookup(ctx, name, &list);
 	if (r >= 0 && !list)
 		r = -ENOENT;
@@ -503,12 +477,6 @@ int host_module_unload(const char *name)
 	int r;
 
 	module_dir_name(n, sizeof(n), name);
-	host_action("unload module %s", n);
-	if (dry_run) {
-		if (n_planned_unloads < ELEMENTSOF(planned_unloads))
-			snprintf(planned_unloads[n_planned_unloads++], sizeof(planned_unloads[0]), "%s", n);
-		return 0;
-	}
 	if (!host_is_real()) {
 		char p[PATH_MAX];
 		r = host_path(p, sizeof(p), "/sys/module/%s", n);
@@ -516,13 +484,9 @@ int host_module_unload(const char *name)
 			return r;
 		return rmdir(p) < 0 ? negative_errno() : 0;
 	}
-	r = dlopen_libkmod();
-	if (r < 0)
-		return r;
-	ctx = sym_kmod_new(NULL, NULL);
+	ctx = kmod_open();
 	if (!ctx)
-		return -ENOMEM;
-	sym_kmod_set_log_fn(ctx, kmod_quiet, NULL);
+		return -EOPNOTSUPP;
 	r = sym_kmod_module_new_from_name(ctx, n, &mod);
 	if (r >= 0) {
 		r = sym_kmod_module_remove_module(mod, KMOD_REMOVE_NOLOG);
@@ -530,4 +494,56 @@ int host_module_unload(const char *name)
 	}
 	sym_kmod_unref(ctx);
 	return r;
+}
+
+void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int host_dir_list(char ***ret, size_t *ret_n, const char *fmt, ...)
+{
+	char p[PATH_MAX];
+	_cleanup_(closedirp) DIR *d = NULL;
+	char **v = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	int r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	r = VPATH(p, fmt);
+	if (r < 0)
+		return r;
+	d = opendir(p);
+	if (!d)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : negative_errno();
+	while ((errno = 0, de = readdir(d))) {
+		char **nv;
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		nv = realloc(v, (n + 1) * sizeof(*v));
+		if (!nv || !(nv[n] = strdup(de->d_name))) {
+			strv_free(nv ? nv : v, n);
+			return -ENOMEM;
+		}
+		v = nv;
+		n++;
+	}
+	if (errno) {
+		r = negative_errno();
+		strv_free(v, n);
+		return r;
+	}
+	qsort(v, n, sizeof(*v), cmp_str);
+	*ret = v;
+	*ret_n = n;
+	return 0;
 }

@@ -5,6 +5,7 @@
  * write of nr_hugepages is a request, not a promise), and memory is compacted and the write
  * retried within a time budget. Release gives back exactly the pages this VM added: never a
  * blind "echo 0". With numatune pinning the VM to host nodes, the pages come from those nodes.
+ * A request larger than the host's memory is refused before anything is written.
  */
 #include <limits.h>
 #include <string.h>
@@ -16,10 +17,10 @@
 
 #define STAGE "hugepages"
 
-static int read_u64(uint64_t *ret, const char *path, const char *file)
+static int read_u64(struct plan *p, uint64_t *ret, const char *path, const char *file)
 {
 	char buf[64], *end;
-	int r = host_read(buf, sizeof(buf), "%s/%s", path, file);
+	int r = view_read(p, buf, sizeof(buf), "%s/%s", path, file);
 
 	if (r < 0)
 		return r;
@@ -28,15 +29,16 @@ static int read_u64(uint64_t *ret, const char *path, const char *file)
 	return errno || end == buf ? -EINVAL : 0;
 }
 
-static uint64_t default_size_kib(void)
+/* A field of /proc/meminfo in KiB; 0 when it is not there. */
+static uint64_t meminfo_kib(const char *field)
 {
 	_cleanup_free_ char *meminfo = NULL;
 	const char *p;
 
 	if (host_read_all(&meminfo, 1 << 20, "/proc/meminfo") < 0)
-		return 2048;
-	p = strstr(meminfo, "Hugepagesize:");
-	return p ? strtoull(p + 13, NULL, 10) : 2048;
+		return 0;
+	p = strstr(meminfo, field);
+	return p ? strtoull(p + strlen(field), NULL, 10) : 0;
 }
 
 static void size_name(uint64_t kib, char *buf, size_t size)
@@ -47,78 +49,48 @@ static void size_name(uint64_t kib, char *buf, size_t size)
 		snprintf(buf, size, "%llu MiB", (unsigned long long)(kib / 1024));
 }
 
-/* Makes wanted pages available in the pool at base (global or one node). */
-static int allocate(struct run *run, const char *base, const char *where, uint64_t size_kib,
-		    uint64_t wanted)
+/* Plans making wanted pages available in the pool at base (global or one node). */
+static int plan_pool(struct plan *p, const char *base, const char *where, uint64_t size_kib, uint64_t wanted)
 {
-	const struct vm_conf *vm = run->vm;
-	uint64_t total, free_pages, resv = 0, target, got = 0;
-	double deadline = now_seconds() + vm->hp_timeout;
+	const struct vm_conf *vm = p->run->vm;
+	struct record rec = { .kind = REC_HUGEPAGES };
+	uint64_t total, free_pages, resv = 0, avail, target;
+	struct action *a;
+	struct op *o;
 	char sz[32], num[32];
-	unsigned tries = 0;
-	int r;
 
 	size_name(size_kib, sz, sizeof(sz));
-	if (read_u64(&total, base, "nr_hugepages") < 0 || read_u64(&free_pages, base, "free_hugepages") < 0)
+	if (read_u64(p, &total, base, "nr_hugepages") < 0 || read_u64(p, &free_pages, base, "free_hugepages") < 0)
 		return log_fail(STAGE, 0, "this host has no %s huge pages%s (%s)", sz, where, base);
-	(void)read_u64(&resv, base, "resv_hugepages"); /* global pools only */
-	if (free_pages >= resv + wanted) {
-		log_info(STAGE, "%llu free %s pages%s already cover the %llu needed",
-			 (unsigned long long)(free_pages - resv), sz, where, (unsigned long long)wanted);
+	(void)read_u64(p, &resv, base, "resv_hugepages"); /* global pools only */
+	avail = free_pages > resv ? free_pages - resv : 0;
+	if (avail >= wanted) {
+		log_info(STAGE, "%llu free %s pages%s already cover the %llu needed", (unsigned long long)avail, sz,
+			 where, (unsigned long long)wanted);
 		return 0;
 	}
-	target = total + wanted - (free_pages - (resv < free_pages ? resv : free_pages));
-	r = state_add(run->state, STAGE, base, (snprintf(num, sizeof(num), "%llu", (unsigned long long)total), num),
-		      "0", NULL);
-	if (r < 0)
-		return log_fail(STAGE, r, "cannot record state");
+	target = total + wanted - avail;
+	if (snprintf(rec.hugepages.pool, sizeof(rec.hugepages.pool), "%s", base) >= (int)sizeof(rec.hugepages.pool))
+		return log_fail(STAGE, 0, "pool path %s is too long", base);
+	rec.hugepages.before = total;
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)target);
-	for (;;) {
-		r = host_write_str(num, 0, "%s/nr_hugepages", base);
-		if (r < 0 && r != -ENOMEM)
-			return log_fail(STAGE, r, "cannot write %s/nr_hugepages", base);
-		if (host_is_dry_run())
-			return 0;
-		if (read_u64(&got, base, "nr_hugepages") < 0)
-			got = total;
-		/* what this VM added so far, for release and rollback */
-		{
-			struct record *rec = &run->state->records[run->state->n_records - 1];
-			char added[32];
-			snprintf(added, sizeof(added), "%llu", (unsigned long long)(got > total ? got - total : 0));
-			free(rec->fields[3]);
-			rec->fields[3] = strdup(added);
-			if (!rec->fields[3] || state_save(run->state) < 0)
-				return log_fail(STAGE, ENOMEM, "cannot record state");
-		}
-		if (got >= target)
-			break;
-		if (now_seconds() >= deadline)
-			return log_fail(STAGE, 0,
-					"only %llu of %llu %s huge pages%s could be had within %.0f s "
-					"(memory too fragmented; reserve them at boot or allow more time)",
-					(unsigned long long)(got > total ? got - total : 0) + (free_pages - resv),
-					(unsigned long long)wanted, sz, where, vm->hp_timeout);
-		/* defragment, then try again: compaction first, then (if allowed) the page cache */
-		(void)host_write_str("1", 0, "/proc/sys/vm/compact_memory");
-		if (vm->hp_drop_caches && tries > 0) {
-			sync();
-			(void)host_write_str("3", 0, "/proc/sys/vm/drop_caches");
-		}
-		tries++;
-		sleep_seconds(0.02);
-	}
-	log_info(STAGE, "%llu %s pages%s allocated (pool %llu -> %llu)",
-		 (unsigned long long)(got - total), sz, where, (unsigned long long)total,
-		 (unsigned long long)got);
+	a = plan_action(p, REC_HUGEPAGES, &rec);
+	if (!a || !(o = plan_op(p, OP_HUGEPAGES, num, "%s", base)))
+		return -ENOMEM;
+	o->timeout = vm->hp_timeout;
+	o->had = avail;
+	snprintf(o->fail, sizeof(o->fail), "%s huge pages%s", sz, where);
+	snprintf(a->done, sizeof(a->done), "%llu %s pages%s allocated (pool %llu -> %llu)",
+		 (unsigned long long)(target - total), sz, where, (unsigned long long)total,
+		 (unsigned long long)target);
 	return 0;
 }
 
-static int hugepages_prepare(struct run *run)
+static int hugepages_plan(struct plan *p)
 {
-	const struct vm_conf *vm = run->vm;
-	const struct domain *dom = run->dom;
-	uint64_t size_kib = vm->hp_size_kib, pages = vm->hp_pages;
+	const struct vm_conf *vm = p->run->vm;
+	const struct domain *dom = p->run->dom;
+	uint64_t size_kib = vm->hp_size_kib, pages = vm->hp_pages, mem_kib;
 	struct cpuset nodes = { { 0 } };
 	char base[PATH_MAX];
 	unsigned n_nodes;
@@ -132,15 +104,22 @@ static int hugepages_prepare(struct run *run)
 	if (!size_kib && dom && dom->n_pages > 0)
 		size_kib = dom->pages[0].size_kib;
 	if (!size_kib)
-		size_kib = default_size_kib();
+		size_kib = meminfo_kib("Hugepagesize:");
+	if (!size_kib)
+		size_kib = 2048;
 	if (!pages)
 		pages = (dom->memory_kib + size_kib - 1) / size_kib;
+	mem_kib = meminfo_kib("MemTotal:");
+	if (mem_kib && pages > mem_kib / size_kib)
+		return log_fail(STAGE, 0, "%llu huge pages of %llu KiB are more than the %llu MiB of memory this host has",
+				(unsigned long long)pages, (unsigned long long)size_kib,
+				(unsigned long long)(mem_kib / 1024));
 	if (dom && dom->numa_nodeset[0] && cpuset_parse(dom->numa_nodeset, &nodes) < 0)
 		return log_fail(STAGE, 0, "cannot read the domain's numatune nodeset \"%s\"", dom->numa_nodeset);
 	n_nodes = cpuset_count(&nodes);
 	if (n_nodes == 0) {
 		snprintf(base, sizeof(base), "/sys/kernel/mm/hugepages/hugepages-%llukB", (unsigned long long)size_kib);
-		return allocate(run, base, "", size_kib, pages);
+		return plan_pool(p, base, "", size_kib, pages);
 	}
 	/* spread over the host nodes numatune names, the first ones taking the remainder */
 	for (unsigned node = 0, i = 0; node < CPUSET_MAX; node++) {
@@ -154,39 +133,41 @@ static int hugepages_prepare(struct run *run)
 		snprintf(base, sizeof(base), "/sys/devices/system/node/node%u/hugepages/hugepages-%llukB", node,
 			 (unsigned long long)size_kib);
 		snprintf(where, sizeof(where), " on node %u", node);
-		r = allocate(run, base, where, size_kib, share);
+		r = plan_pool(p, base, where, size_kib, share);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-/* Record: hugepages POOL TOTAL-BEFORE ADDED */
-static int hugepages_undo(struct run *run, const struct record *rec)
+static int hugepages_plan_undo(struct plan *p, const struct record *rec, size_t index)
 {
-	unsigned long long added, cur;
-	char buf[32];
-	int r;
+	struct action *a = plan_undo_action(p, REC_HUGEPAGES, index);
+	uint64_t cur;
+	char num[32];
+	struct op *o;
 
-	if (rec->n_fields != 4)
-		return log_error(STAGE, EINVAL, "malformed state record");
-	added = strtoull(rec->fields[3], NULL, 10);
-	if (added == 0)
+	if (!a)
+		return -ENOMEM;
+	if (rec->hugepages.added == 0)
 		return 0;
-	r = host_read(buf, sizeof(buf), "%s/nr_hugepages", rec->fields[1]);
-	if (r < 0)
-		return log_error(STAGE, r, "cannot read %s/nr_hugepages", rec->fields[1]);
-	cur = strtoull(buf, NULL, 10);
-	snprintf(buf, sizeof(buf), "%llu", cur > added ? cur - added : 0);
-	r = host_write_str(buf, 0, "%s/nr_hugepages", rec->fields[1]);
-	if (r < 0)
-		return log_error(STAGE, r, "cannot give back %llu huge pages", added);
-	log_info(STAGE, "%llu pages given back (pool %llu -> %s)", added, cur, buf);
+	if (read_u64(p, &cur, rec->hugepages.pool, "nr_hugepages") < 0) {
+		snprintf(a->done, sizeof(a->done), "cannot read %s/nr_hugepages", rec->hugepages.pool);
+		return 0;
+	}
+	snprintf(num, sizeof(num), "%llu",
+		 (unsigned long long)(cur > rec->hugepages.added ? cur - rec->hugepages.added : 0));
+	o = plan_op(p, OP_WRITE, num, "%s/nr_hugepages", rec->hugepages.pool);
+	if (!o)
+		return -ENOMEM;
+	snprintf(o->fail, sizeof(o->fail), "cannot give back %llu huge pages", (unsigned long long)rec->hugepages.added);
+	snprintf(a->done, sizeof(a->done), "%llu pages given back (pool %llu -> %s)",
+		 (unsigned long long)rec->hugepages.added, (unsigned long long)cur, num);
 	return 0;
 }
 
 const struct stage stage_hugepages = {
-	.name = STAGE,
-	.prepare = hugepages_prepare,
-	.undo = hugepages_undo,
+	.kind = REC_HUGEPAGES,
+	.plan = hugepages_plan,
+	.plan_undo = hugepages_plan_undo,
 };

@@ -2,8 +2,13 @@
 /*
  * GPU driver modules (nvidia_drm, nvidia_modeset, nvidia_uvm, nvidia; amdgpu; ...) unloaded
  * while the VM runs, holders first, and loaded again on release: exactly the ones unloaded.
- * A module that is built in or not loaded is not an error. One that is still in use is not
- * waited for with sleep: the processes holding the GPU's device nodes are named instead.
+ * A module that is built in or not loaded is not an error.
+ *
+ * A module that is in use is refused in the plan, before anything changes, naming the
+ * processes that hold the GPU's device nodes. Its reference count counts the modules that hold
+ * it (the plan unloads those first) and every open device node; processes of a unit the plan
+ * stops let go when it stops, and the framebuffer console lets go when the plan unbinds it.
+ * When nothing the plan does explains the references, it refuses too.
  */
 #include <ctype.h>
 #include <limits.h>
@@ -22,141 +27,175 @@ static bool is_gpu_node(const char *target)
 	       strncmp(target, "/dev/fb", 7) == 0;
 }
 
-/* "Xorg (pid 1234), gnome-shell (pid 1301)": processes with a GPU device node open. */
-static void gpu_users(char *out, size_t size)
+/* Does a unit the plan stops contain the process (its cgroup is the unit's or below it)? */
+static bool stopped_by_plan(const struct plan *p, const char *pid)
 {
-	DIR *proc = host_opendir("/proc");
-	struct dirent *de;
-	size_t o = 0;
+	char cg[PATH_MAX];
+	char *save = NULL;
+
+	if (!p || host_read(cg, sizeof(cg), "/proc/%s/cgroup", pid) < 0)
+		return false;
+	for (char *line = strtok_r(cg, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *path = strstr(line, "::");
+		char *tok, *s2 = NULL;
+		if (!path)
+			continue;
+		for (tok = strtok_r(path + 2, "/", &s2); tok; tok = strtok_r(NULL, "/", &s2))
+			if (view_unit_stopping(p, tok))
+				return true;
+	}
+	return false;
+}
+
+void gpu_users(char *out, size_t size, const struct plan *p)
+{
+	char **pids = NULL;
+	size_t n = 0, o = 0;
 
 	out[0] = '\0';
-	if (!proc)
+	if (host_dir_list(&pids, &n, "/proc") < 0)
 		return;
-	while ((de = readdir(proc))) {
-		DIR *fds;
-		struct dirent *fe;
+	for (size_t i = 0; i < n; i++) {
+		char **fds = NULL, comm[64] = "?";
+		size_t n_fds = 0;
 		bool uses = false;
+		int k;
 
-		if (!isdigit((unsigned char)de->d_name[0]))
+		if (!isdigit((unsigned char)pids[i][0]) || host_dir_list(&fds, &n_fds, "/proc/%s/fd", pids[i]) < 0)
 			continue;
-		fds = host_opendir("/proc/%s/fd", de->d_name);
-		if (!fds)
-			continue;
-		while (!uses && (fe = readdir(fds))) {
+		for (size_t j = 0; !uses && j < n_fds; j++) {
 			char t[PATH_MAX];
-			if (fe->d_name[0] != '.' &&
-			    host_readlink(t, sizeof(t), "/proc/%s/fd/%s", de->d_name, fe->d_name) == 0 &&
-			    is_gpu_node(t))
-				uses = true;
+			uses = host_readlink(t, sizeof(t), "/proc/%s/fd/%s", pids[i], fds[j]) == 0 && is_gpu_node(t);
 		}
-		closedir(fds);
-		if (uses) {
-			char comm[64] = "?";
-			int n;
-			(void)host_read(comm, sizeof(comm), "/proc/%s/comm", de->d_name);
-			n = snprintf(out + o, size - o, "%s%s (pid %s)", o ? ", " : "", comm, de->d_name);
-			if (n < 0 || (size_t)n >= size - o)
-				break;
-			o += (size_t)n;
-		}
+		strv_free(fds, n_fds);
+		if (!uses || stopped_by_plan(p, pids[i]))
+			continue;
+		(void)host_read(comm, sizeof(comm), "/proc/%s/comm", pids[i]);
+		k = snprintf(out + o, size - o, "%s%s (pid %s)", o ? ", " : "", comm, pids[i]);
+		if (k < 0 || (size_t)k >= size - o)
+			break;
+		o += (size_t)k;
 	}
-	closedir(proc);
+	strv_free(pids, n);
 }
 
-static int busy(const char *name)
+/* Does the plan unbind a console or a firmware framebuffer (which hold GPU driver modules)? */
+static bool plan_releases_console(const struct plan *p)
 {
-	char users[512];
-
-	gpu_users(users, sizeof(users));
-	return log_fail(STAGE, 0, "module %s is in use%s%s; stop them (or add their units to display.units)",
-			name, users[0] ? " by " : " (no process has the GPU open: another module or the kernel holds it)",
-			users);
+	for (size_t i = 0; i < p->n_actions; i++)
+		if (p->actions[i].stage == REC_VTCON || p->actions[i].stage == REC_FRAMEBUFFER)
+			return true;
+	return false;
 }
 
-static int unload(struct run *run, const char *name, int depth)
+static int check_unused(struct plan *p, const char *name, unsigned planned_holders)
 {
-	char refcnt[32];
-	DIR *d;
-	struct dirent *de;
+	char refcnt[32], users[512];
+	unsigned long refs;
+
+	if (host_read(refcnt, sizeof(refcnt), "/sys/module/%s/refcnt", name) < 0)
+		return 0;
+	refs = strtoul(refcnt, NULL, 10);
+	if (refs <= planned_holders)
+		return 0;
+	gpu_users(users, sizeof(users), p);
+	if (users[0])
+		return log_fail(STAGE, 0,
+				"module %s is in use by %s; stop them (or add their units to display.units)", name,
+				users);
+	if (view_unit_stopping(p, NULL) || plan_releases_console(p))
+		return 0; /* what holds it now may be what the plan stops or unbinds: apply checks again */
+	return log_fail(STAGE, 0,
+			"module %s is in use (no process has the GPU open: another module or the kernel holds it)",
+			name);
+}
+
+static bool planned_unload(const struct plan *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_actions; i++)
+		if (p->actions[i].stage == REC_KMOD && streq(p->actions[i].rec.kmod.module, name))
+			return true;
+	return false;
+}
+
+static int plan_unload(struct plan *p, const char *name, int depth)
+{
+	char **holders = NULL;
+	size_t n = 0;
+	unsigned planned = 0;
+	struct record rec = { .kind = REC_KMOD };
+	struct action *a;
+	struct op *o;
 	int r;
 
 	if (depth > MAX_DEPTH)
 		return log_fail(STAGE, 0, "module %s: holders nest too deep", name);
-	if (!host_module_loaded(name)) {
+	if (!view_module_loaded(p, name)) {
 		if (depth == 0)
 			log_info(STAGE, "%s is %s", name,
 				 host_exists("/sys/module/%s", name) ? "built in; nothing to unload" : "not loaded");
 		return 0;
 	}
+	if (planned_unload(p, name))
+		return 0;
 	/* holders first: nvidia_drm holds nvidia_modeset, which holds nvidia */
-	d = host_opendir("/sys/module/%s/holders", name);
-	if (d) {
-		char holders[16][64];
-		size_t n = 0;
-		while ((de = readdir(d)) && n < ELEMENTSOF(holders))
-			if (de->d_name[0] != '.' && strlen(de->d_name) < sizeof(holders[0]))
-				memcpy(holders[n++], de->d_name, strlen(de->d_name) + 1);
-		closedir(d);
-		for (size_t i = 0; i < n; i++) {
-			r = unload(run, holders[i], depth + 1);
-			if (r < 0)
-				return r;
-		}
+	r = host_dir_list(&holders, &n, "/sys/module/%s/holders", name);
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		r = plan_unload(p, holders[i], depth + 1);
+		planned += r >= 0 && planned_unload(p, holders[i]);
 	}
-	if (!host_is_dry_run() && host_read(refcnt, sizeof(refcnt), "/sys/module/%s/refcnt", name) >= 0 &&
-	    strtoul(refcnt, NULL, 10) > 0)
-		return busy(name);
-	r = state_add(run->state, STAGE, name, NULL);
+	strv_free(holders, n);
 	if (r < 0)
-		return log_fail(STAGE, r, "cannot record state");
-	r = host_module_unload(name);
-	if (r == -EBUSY || r == -EAGAIN) {
-		(void)state_drop_last(run->state);
-		return busy(name);
-	}
-	if (r < 0) {
-		(void)state_drop_last(run->state);
-		return log_fail(STAGE, r, "cannot unload module %s", name);
-	}
-	log_info(STAGE, "%s unloaded", name);
+		return r;
+	r = check_unused(p, name, planned);
+	if (r < 0)
+		return r;
+	if (snprintf(rec.kmod.module, sizeof(rec.kmod.module), "%s", name) >= (int)sizeof(rec.kmod.module))
+		return log_fail(STAGE, 0, "module name %s is too long", name);
+	a = plan_action(p, REC_KMOD, &rec);
+	if (!a || !(o = plan_op(p, OP_MODULE_UNLOAD, name, NULL)))
+		return -ENOMEM;
+	snprintf(o->fail, sizeof(o->fail), "cannot unload module %s", name);
+	snprintf(a->done, sizeof(a->done), "%s unloaded", name);
 	return 0;
 }
 
-static int kmod_prepare(struct run *run)
+static int kmod_plan(struct plan *p)
 {
-	for (size_t i = 0; i < run->vm->n_modules; i++) {
+	for (size_t i = 0; i < p->run->vm->n_modules; i++) {
 		char name[64];
 		size_t j;
 		int r;
 
-		for (j = 0; run->vm->modules[i][j] && j + 1 < sizeof(name); j++)
-			name[j] = run->vm->modules[i][j] == '-' ? '_' : run->vm->modules[i][j];
+		for (j = 0; p->run->vm->modules[i][j] && j + 1 < sizeof(name); j++)
+			name[j] = p->run->vm->modules[i][j] == '-' ? '_' : p->run->vm->modules[i][j];
 		name[j] = '\0';
-		r = unload(run, name, 0);
+		r = plan_unload(p, name, 0);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-/* Record: kmod NAME (unloaded by prepare; loaded again on release) */
-static int kmod_undo(struct run *run, const struct record *rec)
+static int kmod_plan_undo(struct plan *p, const struct record *rec, size_t index)
 {
-	int r;
+	struct action *a = plan_undo_action(p, REC_KMOD, index);
+	struct op *o;
 
-	if (rec->n_fields != 2)
-		return log_error(STAGE, EINVAL, "malformed state record");
-	if (!host_is_dry_run() && host_module_loaded(rec->fields[1]))
+	if (!a)
+		return -ENOMEM;
+	if (view_module_loaded(p, rec->kmod.module))
 		return 0;
-	r = host_module_load(rec->fields[1]);
-	if (r < 0)
-		return log_error(STAGE, r, "cannot load module %s again", rec->fields[1]);
-	log_info(STAGE, "%s loaded again", rec->fields[1]);
+	o = plan_op(p, OP_MODULE_LOAD, rec->kmod.module, NULL);
+	if (!o)
+		return -ENOMEM;
+	snprintf(o->fail, sizeof(o->fail), "cannot load module %s again", rec->kmod.module);
+	snprintf(a->done, sizeof(a->done), "%s loaded again", rec->kmod.module);
 	return 0;
 }
 
 const struct stage stage_kmod = {
-	.name = STAGE,
-	.prepare = kmod_prepare,
-	.undo = kmod_undo,
+	.kind = REC_KMOD,
+	.plan = kmod_plan,
+	.plan_undo = kmod_plan_undo,
 };

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <string.h>
 
@@ -16,14 +15,17 @@
 #endif
 #define HOOKS_DIR "/etc/libvirt/hooks/qemu.d"
 
+enum command { CMD_EVENT, CMD_CHECK, CMD_RELEASE, CMD_FORGET };
+
 struct options {
 	const char *config;
 	const char *root;
 	const char *hooks_dir;
+	const char *xml_file;
 	bool dry_run;
 	bool verbose;
 	bool hook_mode;
-	bool check;
+	enum command cmd;
 	char **args;
 	int n_args;
 };
@@ -31,35 +33,71 @@ struct options {
 static void usage(FILE *f)
 {
 	fputs("Usage: vfiohook [OPTIONS] VM OP SUBOP [EXTRA]\n"
-	      "       vfiohook check [--config FILE]\n"
+	      "       vfiohook [OPTIONS] check [--xml FILE] [VM...]\n"
+	      "       vfiohook [OPTIONS] release VM\n"
+	      "       vfiohook [OPTIONS] forget VM\n"
 	      "       (installed as /etc/libvirt/hooks/qemu, libvirt runs it as: qemu VM OP SUBOP EXTRA)\n"
 	      "\n"
 	      "Gives a libvirt VM its passthrough GPU on 'prepare begin' and gives it back to the\n"
 	      "host on 'release end', with rollback; runs qemu.d/VM/OP/SUBOP/ drop-in scripts.\n"
+	      "Everything prepare does is planned and checked before the first change.\n"
+	      "\n"
+	      "  check      the checks of prepare for every VM of kvm.conf (or the VMs named),\n"
+	      "             against this host as it is now; changes nothing\n"
+	      "  release    undo what is recorded for VM (after a failed undo)\n"
+	      "  forget     print and drop what is recorded for VM, undoing nothing\n"
 	      "\n"
 	      "  -c, --config FILE     configuration (default " CONF_DEFAULT_PATH ")\n"
-	      "  -n, --dry-run         print what would be done, change nothing\n"
+	      "  -n, --dry-run         print the plan, change nothing; exit as the real run would\n"
 	      "  -v, --verbose         log to stderr as well as to the journal\n"
+	      "      --xml FILE        check: the domain XML of the one VM named\n"
 	      "      --root DIR        act on DIR/sys, DIR/proc, DIR/dev, DIR/run (tests, demos)\n"
 	      "      --hooks-dir DIR   drop-in scripts (default " HOOKS_DIR ")\n"
 	      "  -h, --help            this help\n"
 	      "      --version         version\n"
 	      "\n"
-	      "Exit status: 0 done or nothing to do, 1 failed (host left as it was),\n"
+	      "Exit status: 0 done or nothing to do, 1 failed or refused (host left as it was),\n"
 	      "2 usage or configuration error, 3 failed and not everything could be undone.\n",
 	      f);
 }
 
+static const struct option longopts[] = {
+	{ "config", required_argument, NULL, 'c' }, { "dry-run", no_argument, NULL, 'n' },
+	{ "verbose", no_argument, NULL, 'v' },      { "root", required_argument, NULL, 'R' },
+	{ "hooks-dir", required_argument, NULL, 'H' }, { "xml", required_argument, NULL, 'X' },
+	{ "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One option; 0, 1 when it was --help or --version (done), or -EINVAL. */
+static int option(int c, struct options *o)
+{
+	switch (c) {
+	case 'c': o->config = optarg; return 0;
+	case 'n': o->dry_run = true; return 0;
+	case 'v': o->verbose = true; return 0;
+	case 'R': o->root = optarg; return 0;
+	case 'H': o->hooks_dir = optarg; return 0;
+	case 'X': o->xml_file = optarg; return 0;
+	case 'h': usage(stdout); return 1;
+	case 'V': printf("vfiohook %s\n", VERSION); return 1;
+	default: return -EINVAL;
+	}
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' }, { "dry-run", no_argument, NULL, 'n' },
-		{ "verbose", no_argument, NULL, 'v' },      { "root", required_argument, NULL, 'R' },
-		{ "hooks-dir", required_argument, NULL, 'H' }, { "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },      { NULL, 0, NULL, 0 },
+	static const struct {
+		const char *word;
+		enum command cmd;
+		int min, max; /* arguments after the word */
+	} commands[] = {
+		{ "check", CMD_CHECK, 0, INT_MAX },
+		{ "release", CMD_RELEASE, 1, 1 },
+		{ "forget", CMD_FORGET, 1, 1 },
 	};
 	const char *base = strrchr(argv[0], '/');
-	int c;
+	int c, r;
 
 	base = base ? base + 1 : argv[0];
 	/* libvirt: any name but ours, exactly four arguments, no options */
@@ -69,38 +107,40 @@ static int parse_args(int argc, char **argv, struct options *o)
 		o->n_args = 4;
 		return 0;
 	}
-	while ((c = getopt_long(argc, argv, "+c:nvh", longopts, NULL)) >= 0) {
-		switch (c) {
-		case 'c': o->config = optarg; break;
-		case 'n': o->dry_run = true; break;
-		case 'v': o->verbose = true; break;
-		case 'R': o->root = optarg; break;
-		case 'H': o->hooks_dir = optarg; break;
-		case 'h': usage(stdout); exit(EXIT_OK);
-		case 'V': printf("vfiohook %s\n", VERSION); exit(EXIT_OK);
-		default: return -EINVAL;
-		}
-	}
+	while ((c = getopt_long(argc, argv, "+c:nvh", longopts, NULL)) >= 0)
+		if ((r = option(c, o)) != 0)
+			return r;
 	o->args = argv + optind;
 	o->n_args = argc - optind;
-	if (o->n_args >= 1 && streq(o->args[0], "check")) {
-		o->check = true;
+	for (size_t i = 0; o->n_args >= 1 && i < ELEMENTSOF(commands); i++) {
+		if (!streq(o->args[0], commands[i].word))
+			continue;
+		/* a VM may be called "check": "check prepare begin" is an event */
+		if (o->n_args >= 3 && hook_op_from_string(o->args[1]) >= 0)
+			break;
+		o->cmd = commands[i].cmd;
 		/* options may also follow the command: vfiohook check --config FILE */
 		optind++;
-		while ((c = getopt_long(argc, argv, "+c:nvh", longopts, NULL)) >= 0) {
-			if (c == 'c')
-				o->config = optarg;
-			else if (c == 'R')
-				o->root = optarg;
-			else if (c == 'v')
-				o->verbose = true;
-			else
-				return -EINVAL;
-		}
-		return optind == argc ? 0 : -EINVAL;
+		while ((c = getopt_long(argc, argv, "c:nvhX:", longopts, NULL)) >= 0)
+			if ((r = option(c, o)) != 0)
+				return r;
+		o->args = argv + optind;
+		o->n_args = argc - optind;
+		if (o->n_args < commands[i].min || o->n_args > commands[i].max)
+			return -EINVAL;
+		if (o->xml_file && (o->cmd != CMD_CHECK || o->n_args != 1))
+			return -EINVAL;
+		return 0;
 	}
-	if (o->n_args < 3 || o->n_args > 4)
+	if (o->xml_file || o->n_args < 3 || o->n_args > 4)
 		return -EINVAL;
+	/* by hand, an op libvirt does not have is a typo, not an event to ignore */
+	if (hook_op_from_string(o->args[1]) < 0 || hook_subop_from_string(o->args[2]) < 0) {
+		fprintf(stderr, "vfiohook: unknown event \"%s %s\" (libvirt's are prepare, start, started, stopped, "
+				"release, migrate, restore, reconnect, attach; begin, end or -)\n",
+			o->args[1], o->args[2]);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -156,18 +196,20 @@ static void quiet_virt_error(void *data, virErrorPtr err)
 }
 
 /* Shell use only (never from the hook: libvirt is waiting for us): the live XML of a domain. */
-static char *fetch_domain_xml(const char *name)
+static char *fetch_domain_xml(const char *name, bool *unreachable)
 {
 	virConnectPtr conn;
 	virDomainPtr dom;
 	char *xml = NULL;
 
+	*unreachable = true;
 	if (dlopen_libvirt() < 0)
 		return NULL;
 	sym_virSetErrorFunc(NULL, quiet_virt_error);
 	conn = sym_virConnectOpenReadOnly("qemu:///system");
 	if (!conn)
 		return NULL;
+	*unreachable = false;
 	dom = sym_virDomainLookupByName(conn, name);
 	if (dom) {
 		xml = sym_virDomainGetXMLDesc(dom, 0);
@@ -177,67 +219,144 @@ static char *fetch_domain_xml(const char *name)
 	return xml;
 }
 
-static int cmd_check(const struct options *o, const char *config)
+/* Parses the domain XML of run into dom; 0, -ENODATA when there is none, or -EINVAL (err). */
+static int load_domain(struct run *run, struct domain *dom, char *err, size_t errlen)
 {
-	struct conf c;
-	int r = conf_load(config, o->root != NULL, &c);
+	int r;
+
+	if (!run->xml_len)
+		return -ENODATA;
+	r = domain_parse(run->xml, run->xml_len, dom, err, errlen);
+	if (r >= 0 && !streq(dom->name, run->vm_name)) {
+		snprintf(err, errlen, "the domain XML describes \"%s\", not \"%s\"", dom->name, run->vm_name);
+		r = -EINVAL;
+	}
+	if (r >= 0)
+		run->dom = dom;
+	return r;
+}
+
+/* Loads kvm.conf; prints its errors; EXIT_OK or EXIT_USAGE. */
+static int load_conf(const struct options *o, const char *config, struct conf *c)
+{
+	int r = conf_load(config, o->root != NULL, c);
 
 	if (r == -ENOENT) {
 		fprintf(stderr, "vfiohook: %s: does not exist (no VM is configured)\n", config);
-		conf_done(&c);
 		return EXIT_USAGE;
 	}
-	for (size_t i = 0; i < c.n_errors; i++)
-		fprintf(stderr, "%s\n", c.errors[i]);
+	for (size_t i = 0; i < c->n_errors; i++)
+		fprintf(stderr, "%s\n", c->errors[i]);
 	if (r < 0) {
-		if (c.n_errors == 0)
+		if (c->n_errors == 0)
 			fprintf(stderr, "vfiohook: %s: %s\n", config, strerror(-r));
-		conf_done(&c);
 		return EXIT_USAGE;
 	}
-	printf("%s: OK, %zu VM%s\n", config, c.n_vms, c.n_vms == 1 ? "" : "s");
-	for (size_t i = 0; i < c.n_vms; i++) {
-		const struct vm_conf *vm = &c.vms[i];
-		printf("  %s:", vm->name);
-		if (vm->pci_from_hostdev)
-			printf(" PCI devices from the domain's <hostdev> elements");
-		else if (vm->n_pci == 0)
-			printf(" no PCI devices");
-		for (size_t j = 0; j < vm->n_pci; j++) {
-			char b[PCI_ADDR_STRLEN];
-			pci_addr_format(&vm->pci[j], b);
-			printf(" %s", b);
+	return EXIT_OK;
+}
+
+/* Does this VM's plan need its domain XML? */
+static bool needs_domain(const struct vm_conf *vm)
+{
+	return vm->pci_from_hostdev || (vm->hugepages && !vm->hp_pages) || streq(vm->governor_cpus, "pinned") ||
+	       streq(vm->host_cpus, "auto");
+}
+
+static int check_one(const struct options *o, const struct conf *c, const struct vm_conf *vm, const char *hooks_dir)
+{
+	_cleanup_free_ char *xml = NULL;
+	struct run run = { .vm_name = vm->name, .op = "check", .subop = "-", .extra = "-", .conf = c, .vm = vm,
+			   .hooks_dir = hooks_dir, .relax_owner = o->root != NULL, .dry_run = true,
+			   .event = HOOK_PREPARE, .phase = HOOK_BEGIN };
+	_cleanup_free_ struct domain *dom = calloc(1, sizeof(*dom));
+	char err[512];
+	bool unreachable = false;
+	int r;
+
+	if (!dom)
+		return 1;
+
+	if (o->xml_file) {
+		r = host_read_file(o->xml_file, DOMAIN_XML_MAX + 1, &xml);
+		if (r < 0) {
+			printf("  error: %s: cannot read %s: %s\n", vm->name, o->xml_file, strerror(-r));
+			return 1;
 		}
-		printf("\n");
+	} else if (needs_domain(vm))
+		xml = fetch_domain_xml(vm->name, &unreachable);
+	run.xml = xml;
+	run.xml_len = xml ? strlen(xml) : 0;
+	r = load_domain(&run, dom, err, sizeof(err));
+	if (r == -ENODATA && needs_domain(vm)) {
+		printf("  warning: %s: not checked: its settings need the domain XML, and %s (--xml FILE gives it)\n",
+		       vm->name, unreachable ? "libvirt is not reachable" : "libvirt does not know the domain");
+		return 0;
 	}
-	r = check_host(&c) > 0 ? EXIT_FAILED : EXIT_OK;
+	if (r < 0 && r != -ENODATA) {
+		printf("  error: %s: %s\n", vm->name, err);
+		return 1;
+	}
+	return check_vm(&run);
+}
+
+static int cmd_check(const struct options *o, const char *config, const char *hooks_dir)
+{
+	struct conf c;
+	unsigned errors = 0;
+	int r = load_conf(o, config, &c);
+
+	if (r != EXIT_OK) {
+		conf_done(&c);
+		return r;
+	}
+	for (int i = 0; i < o->n_args; i++)
+		if (!conf_find(&c, o->args[i])) {
+			fprintf(stderr, "vfiohook: %s does not configure a VM named \"%s\"\n", config, o->args[i]);
+			conf_done(&c);
+			return EXIT_USAGE;
+		}
+	printf("%s: OK, %zu VM%s\n", config, c.n_vms, c.n_vms == 1 ? "" : "s");
+	printf("host:\n");
+	errors += check_host();
+	for (size_t i = 0; i < c.n_vms; i++) {
+		bool named = o->n_args == 0;
+		for (int j = 0; j < o->n_args; j++)
+			named |= streq(o->args[j], c.vms[i].name);
+		if (named)
+			errors += check_one(o, &c, &c.vms[i], hooks_dir);
+	}
 	conf_done(&c);
-	return r;
+	return errors ? EXIT_FAILED : EXIT_OK;
 }
 
 static int run_event(const struct options *o, const char *config, const char *hooks_dir)
 {
 	struct run run = { 0 };
 	struct conf conf;
-	struct domain dom;
+	_cleanup_free_ struct domain *dom = calloc(1, sizeof(*dom));
 	_cleanup_free_ char *xml = NULL;
 	char *fetched = NULL;
 	char err[512];
 	size_t xml_len = 0;
-	bool is_prepare, is_release;
+	bool is_prepare, is_release, by_hand = o->cmd == CMD_RELEASE || o->cmd == CMD_FORGET;
 	int r, ret;
 
 	run.vm_name = o->args[0];
-	run.op = o->args[1];
-	run.subop = o->args[2];
+	run.op = by_hand ? (o->cmd == CMD_RELEASE ? "release" : "forget") : o->args[1];
+	run.subop = by_hand ? "end" : o->args[2];
 	run.extra = o->n_args > 3 ? o->args[3] : "-";
+	run.event = by_hand ? HOOK_RELEASE : hook_op_from_string(run.op);
+	run.phase = by_hand ? HOOK_END : hook_subop_from_string(run.subop);
 	run.hooks_dir = hooks_dir;
 	run.relax_owner = o->root != NULL;
-	is_prepare = streq(run.op, "prepare") && streq(run.subop, "begin");
-	is_release = streq(run.op, "release") && streq(run.subop, "end");
+	run.dry_run = o->dry_run;
+	is_prepare = run.event == HOOK_PREPARE && run.phase == HOOK_BEGIN;
+	is_release = run.event == HOOK_RELEASE && run.phase == HOOK_END;
 	log_set_context(run.vm_name, run.op);
+	if (!dom)
+		return log_fail(NULL, ENOMEM, "out of memory"), EXIT_FAILED;
 
-	if (o->hook_mode || !isatty(STDIN_FILENO)) {
+	if (!by_hand && (o->hook_mode || !isatty(STDIN_FILENO))) {
 		r = read_stdin(&xml, &xml_len);
 		if (r < 0)
 			return log_fail(NULL, r, "cannot read the domain XML"), EXIT_FAILED;
@@ -246,7 +365,7 @@ static int run_event(const struct options *o, const char *config, const char *ho
 	run.xml_len = xml_len;
 
 	if (!vm_name_is_safe(run.vm_name)) {
-		if (!is_prepare)
+		if (!is_prepare && !by_hand)
 			return EXIT_OK;
 		log_fail(NULL, 0, "refusing VM name \"%s\": not a libvirt domain name", run.vm_name);
 		return EXIT_USAGE;
@@ -272,27 +391,25 @@ static int run_event(const struct options *o, const char *config, const char *ho
 	run.conf = &conf;
 	run.vm = conf_find(&conf, run.vm_name);
 
+	if (o->cmd == CMD_FORGET) {
+		ret = hook_forget(&run);
+		goto out;
+	}
 	if (run.vm && (is_prepare || is_release)) {
 		if (xml_len == 0 && !o->hook_mode) {
-			fetched = fetch_domain_xml(run.vm_name);
+			bool unreachable;
+			fetched = fetch_domain_xml(run.vm_name, &unreachable);
 			if (fetched) {
 				run.xml = fetched;
 				run.xml_len = strlen(fetched);
 			}
 		}
-		r = run.xml_len ? domain_parse(run.xml, run.xml_len, &dom, err, sizeof(err)) : -ENODATA;
-		if (r >= 0 && !streq(dom.name, run.vm_name)) {
-			snprintf(err, sizeof(err), "the domain XML describes \"%s\", not \"%s\"", dom.name,
-				 run.vm_name);
-			r = -EINVAL;
-		}
-		if (r >= 0)
-			run.dom = &dom;
-		else if (is_prepare && (o->hook_mode || r != -ENODATA)) {
+		r = load_domain(&run, dom, err, sizeof(err));
+		if (r < 0 && is_prepare && (o->hook_mode || r != -ENODATA)) {
 			log_fail("domain", 0, "%s", r == -ENODATA ? "no domain XML on standard input" : err);
 			ret = EXIT_FAILED;
 			goto out;
-		} else
+		} else if (r < 0)
 			log_warning("domain", 0, "no usable domain XML (%s); going by kvm.conf alone",
 				    r == -ENODATA ? "none given" : err);
 		if (run.dom && run.vm->uuid[0] && !streq(run.vm->uuid, run.dom->uuid)) {
@@ -301,7 +418,7 @@ static int run_event(const struct options *o, const char *config, const char *ho
 			run.vm = NULL;
 		}
 	}
-	ret = hook_dispatch(&run);
+	ret = o->cmd == CMD_RELEASE ? hook_release_by_hand(&run) : hook_dispatch(&run);
 out:
 	free(fetched);
 	conf_done(&conf);
@@ -314,7 +431,10 @@ int main(int argc, char **argv)
 	char config[PATH_MAX], hooks_dir[PATH_MAX];
 	int ret;
 
-	if (parse_args(argc, argv, &o) < 0) {
+	ret = parse_args(argc, argv, &o);
+	if (ret > 0)
+		return EXIT_OK;
+	if (ret < 0) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -324,7 +444,7 @@ int main(int argc, char **argv)
 			return EXIT_FAILED;
 		log_setup(false, LOG_INFO);
 	} else
-		log_setup(o.verbose || o.check, o.verbose ? LOG_DEBUG : LOG_INFO);
+		log_setup(o.verbose || o.cmd == CMD_RELEASE, o.verbose ? LOG_DEBUG : LOG_INFO);
 
 	/* relative paths of a shell user are resolved before anything else */
 	snprintf(config, sizeof(config), "%s", o.config ? o.config : CONF_DEFAULT_PATH);
@@ -333,14 +453,15 @@ int main(int argc, char **argv)
 		snprintf(config, sizeof(config), "%s", o.config);
 	if (o.hooks_dir && o.hooks_dir[0] != '/' && !realpath(o.hooks_dir, hooks_dir))
 		snprintf(hooks_dir, sizeof(hooks_dir), "%s", o.hooks_dir);
-	if (host_init(o.root, o.dry_run) < 0) {
+	if (host_init(o.root) < 0) {
 		fprintf(stderr, "vfiohook: --root %s: %s\n", o.root, strerror(errno));
 		return EXIT_USAGE;
 	}
 
-	if (o.check)
-		return cmd_check(&o, config);
-	ret = run_event(&o, config, hooks_dir);
+	if (o.cmd == CMD_CHECK)
+		ret = cmd_check(&o, config, hooks_dir);
+	else
+		ret = run_event(&o, config, hooks_dir);
 	if (ret != EXIT_OK && log_failure())
 		fprintf(stderr, "vfiohook: %s\n", log_failure());
 	fflush(stdout);

@@ -21,7 +21,6 @@
 #include "log.h"
 
 #define STAGE "scripts"
-#define MAX_SCRIPTS 256
 
 extern char **environ;
 
@@ -37,13 +36,6 @@ static int script_path(char *buf, size_t size, const char *hooks_dir, const char
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-bool scripts_present(const char *hooks_dir, const char *vm, const char *op, const char *subop)
-{
-	char p[PATH_MAX];
-
-	return script_path(p, sizeof(p), hooks_dir, vm, op, subop) == 0 && access(p, F_OK) == 0;
-}
-
 static int check_safe(const struct run *run, const char *path, const struct stat *st)
 {
 	if (st->st_uid != 0 && !(run->relax_owner && st->st_uid == geteuid()))
@@ -56,6 +48,35 @@ static int check_safe(const struct run *run, const char *path, const struct stat
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every name in dir but dot files, sorted; never truncated. */
+static int list_names(const char *dir, char ***ret, size_t *ret_n)
+{
+	_cleanup_(closedirp) DIR *d = opendir(dir);
+	struct dirent *de;
+	char **v = NULL;
+	size_t n = 0;
+
+	if (!d)
+		return negative_errno();
+	while ((de = readdir(d))) {
+		char **nv;
+		if (de->d_name[0] == '.')
+			continue;
+		nv = realloc(v, (n + 1) * sizeof(*v));
+		if (!nv || !(nv[n] = strdup(de->d_name))) {
+			strv_free(nv ? nv : v, n);
+			return -ENOMEM;
+		}
+		v = nv;
+		n++;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_str);
+	*ret = v;
+	*ret_n = n;
+	return 0;
 }
 
 static void log_output(const char *name, char *buf, size_t *len, bool flush, char *last,
@@ -127,9 +148,11 @@ static int run_one(const struct run *run, const char *path, const char *name, do
 	bool eof = false, exited = false, timed_out = false;
 	pid_t pid;
 
-	host_action("run %s", path);
-	if (host_is_dry_run())
+	if (run->dry_run) {
+		printf("run %s\n", path);
 		return 0;
+	}
+	log_debug("action", "run %s", path);
 
 	in = memfd_create("domain-xml", MFD_CLOEXEC);
 	if (in < 0)
@@ -224,12 +247,10 @@ static int run_one(const struct run *run, const char *path, const char *name, do
 int scripts_run(struct run *run, bool stop_on_failure)
 {
 	char dir[PATH_MAX];
-	char *names[MAX_SCRIPTS];
+	char **names = NULL;
 	size_t n = 0;
 	struct stat st;
 	double timeout = run->vm ? run->vm->script_timeout : 60.0;
-	DIR *d;
-	struct dirent *de;
 	int r = 0;
 
 	if (script_path(dir, sizeof(dir), run->hooks_dir, run->vm_name, run->op, run->subop) < 0)
@@ -249,18 +270,9 @@ int scripts_run(struct run *run, bool stop_on_failure)
 		return 0;
 	if (check_safe(run, dir, &st) < 0)
 		return log_fail(STAGE, EPERM, "refusing drop-in directory %s: owner or permissions unsafe", dir);
-	d = opendir(dir);
-	if (!d)
-		return log_fail(STAGE, errno, "cannot read %s", dir);
-	while ((de = readdir(d)) && n < MAX_SCRIPTS) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (!(names[n] = strdup(de->d_name)))
-			break;
-		n++;
-	}
-	closedir(d);
-	qsort(names, n, sizeof(names[0]), cmp_str);
+	r = list_names(dir, &names, &n);
+	if (r < 0)
+		return log_fail(STAGE, r, "cannot read %s", dir);
 	for (size_t i = 0; i < n; i++) {
 		char p[PATH_MAX];
 		int k;
@@ -279,7 +291,6 @@ int scripts_run(struct run *run, bool stop_on_failure)
 		if (k < 0)
 			r = k;
 	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
+	strv_free(names, n);
 	return r;
 }

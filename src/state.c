@@ -3,11 +3,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "config.h"
+#include "cpuset.h"
 #include "host.h"
 #include "state.h"
 
@@ -132,6 +135,246 @@ static void file_name(const char *vm, const char *uuid, char *out, size_t size)
 	snprintf(out + o, size - o, ".state");
 }
 
+/* --- records ------------------------------------------------------------------------------ */
+
+enum field_type {
+	F_BDF,  /* a PCI address in canonical form */
+	F_NAME, /* a module, driver, governor, policy or platform device name */
+	F_UNIT, /* a systemd unit name */
+	F_TEXT, /* printable text (a console's name) */
+	F_POOL, /* a hugepage pool directory in sysfs */
+	F_CPUS, /* a CPU list */
+	F_U64,
+};
+
+struct field {
+	const char *key;
+	enum field_type type;
+	size_t offset, size;
+	bool optional;
+};
+
+#define FIELD(k, t, member, opt)                                                                    \
+	{ k, t, offsetof(struct record, member), sizeof(((struct record *)0)->member), opt }
+
+static const struct field hugepages_fields[] = {
+	FIELD("pool", F_POOL, hugepages.pool, false),
+	FIELD("before", F_U64, hugepages.before, false),
+	FIELD("added", F_U64, hugepages.added, false),
+};
+static const struct field display_fields[] = { FIELD("unit", F_UNIT, display.unit, false) };
+static const struct field vtcon_fields[] = { FIELD("name", F_TEXT, vtcon.name, false) };
+static const struct field framebuffer_fields[] = {
+	FIELD("device", F_NAME, framebuffer.device, false),
+	FIELD("driver", F_NAME, framebuffer.driver, false),
+};
+static const struct field kmod_fields[] = { FIELD("module", F_NAME, kmod.module, false) };
+static const struct field vfio_fields[] = { FIELD("module", F_NAME, vfio.module, false) };
+static const struct field pci_fields[] = {
+	FIELD("bdf", F_BDF, pci.bdf, false),
+	FIELD("driver", F_NAME, pci.driver, true),
+	FIELD("override", F_NAME, pci.override, true),
+};
+static const struct field governor_fields[] = {
+	FIELD("policy", F_NAME, governor.policy, false),
+	FIELD("governor", F_NAME, governor.governor, false),
+	FIELD("epp", F_NAME, governor.epp, true),
+};
+static const struct field isolation_fields[] = {
+	FIELD("unit", F_UNIT, isolation.unit, false),
+	FIELD("cpus", F_CPUS, isolation.cpus, true),
+};
+
+static const struct record_type {
+	const char *name;
+	const struct field *fields;
+	size_t n_fields;
+	bool shared; /* the first field names a host-wide resource */
+} types[_REC_MAX] = {
+#define TYPE(kind, n, f, sh) [kind] = { n, f, ELEMENTSOF(f), sh }
+	TYPE(REC_HUGEPAGES, "hugepages", hugepages_fields, false),
+	TYPE(REC_DISPLAY, "display", display_fields, true),
+	TYPE(REC_VTCON, "vtcon", vtcon_fields, false),
+	TYPE(REC_FRAMEBUFFER, "framebuffer", framebuffer_fields, false),
+	TYPE(REC_KMOD, "kmod", kmod_fields, false),
+	TYPE(REC_VFIO, "vfio", vfio_fields, true),
+	TYPE(REC_PCI, "pci", pci_fields, false),
+	TYPE(REC_GOVERNOR, "governor", governor_fields, true),
+	TYPE(REC_ISOLATION, "isolation", isolation_fields, true),
+#undef TYPE
+};
+
+const char *record_kind_name(enum record_kind kind)
+{
+	return kind >= 0 && kind < _REC_MAX ? types[kind].name : "?";
+}
+
+bool record_is_shared(enum record_kind kind)
+{
+	return kind >= 0 && kind < _REC_MAX && types[kind].shared;
+}
+
+const char *record_key(const struct record *r)
+{
+	return (const char *)r + types[r->kind].fields[0].offset;
+}
+
+int record_set_key(struct record *r, const char *key)
+{
+	const struct field *fd = &types[r->kind].fields[0];
+
+	if (strlen(key) >= fd->size)
+		return -ENAMETOOLONG;
+	strcpy((char *)r + fd->offset, key);
+	return 0;
+}
+
+static bool name_ok(const char *s)
+{
+	if (!*s)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_-.:+@", *p))
+			return false;
+	return true;
+}
+
+static bool pool_ok(const char *s)
+{
+	unsigned long long kib;
+	unsigned node;
+	char tail[2];
+
+	return sscanf(s, "/sys/kernel/mm/hugepages/hugepages-%llukB%1s", &kib, tail) == 1 ||
+	       sscanf(s, "/sys/devices/system/node/node%u/hugepages/hugepages-%llukB%1s", &node, &kib, tail) == 2;
+}
+
+static bool value_ok(enum field_type t, const char *v)
+{
+	struct pci_addr a;
+	struct cpuset c;
+	char canon[PCI_ADDR_STRLEN];
+
+	switch (t) {
+	case F_BDF:
+		if (pci_addr_parse(v, &a) < 0)
+			return false;
+		pci_addr_format(&a, canon);
+		return streq(canon, v);
+	case F_NAME:
+		return name_ok(v);
+	case F_UNIT:
+		return unit_name_is_valid(v) && !streq(v, "auto");
+	case F_TEXT:
+		for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+			if (*p < 0x20 || *p >= 0x7f)
+				return false;
+		return *v != '\0';
+	case F_POOL:
+		return pool_ok(v);
+	case F_CPUS:
+		return cpuset_parse(v, &c) == 0;
+	case F_U64:
+		return false; /* parsed separately */
+	}
+	return false;
+}
+
+int record_format(const struct record *r, char *buf, size_t size)
+{
+	const struct record_type *t = &types[r->kind];
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return -ENOMEM;
+	fputs(t->name, f);
+	for (size_t i = 0; i < t->n_fields; i++) {
+		const struct field *fd = &t->fields[i];
+		const char *p = (const char *)r + fd->offset;
+
+		if (r->held && i > 0)
+			break; /* a held record names its resource, nothing more */
+		if (fd->type == F_U64) {
+			fprintf(f, " %s=%llu", fd->key, (unsigned long long)*(const uint64_t *)p);
+			continue;
+		}
+		if (fd->optional && !*p)
+			continue;
+		fprintf(f, " %s=", fd->key);
+		escape(f, p);
+	}
+	if (r->held)
+		fputs(" held", f);
+	if (fclose(f) != 0)
+		return -ENOMEM;
+	if (len >= size)
+		return -ENAMETOOLONG;
+	memcpy(buf, text, len + 1);
+	return 0;
+}
+
+#define BAD(...) (snprintf(err, errlen, __VA_ARGS__), -EBADMSG)
+
+int record_parse(char *line, struct record *ret, char *err, size_t errlen)
+{
+	const struct record_type *t = NULL;
+	bool seen[8] = { false };
+	char *save = NULL, *tok;
+	struct record r = { .kind = _REC_INVALID };
+
+	tok = strtok_r(line, " ", &save);
+	for (int k = 0; tok && k < _REC_MAX; k++)
+		if (streq(tok, types[k].name)) {
+			r.kind = (enum record_kind)k;
+			t = &types[k];
+		}
+	if (!t)
+		return BAD("unknown record \"%.40s\"", tok ? tok : "");
+	while ((tok = strtok_r(NULL, " ", &save))) {
+		char *eq = strchr(tok, '=');
+		const struct field *fd = NULL;
+		size_t i;
+
+		if (streq(tok, "held") && t->shared) {
+			r.held = true;
+			continue;
+		}
+		if (!eq)
+			return BAD("%s: unknown word \"%.40s\"", t->name, tok);
+		*eq = '\0';
+		for (i = 0; i < t->n_fields; i++)
+			if (streq(t->fields[i].key, tok)) {
+				fd = &t->fields[i];
+				break;
+			}
+		if (!fd || seen[i])
+			return BAD("%s: %s field \"%.40s\"", t->name, fd ? "repeated" : "unknown", tok);
+		seen[i] = true;
+		if (unescape(eq + 1) < 0)
+			return BAD("%s: bad escape in %s", t->name, fd->key);
+		if (fd->type == F_U64) {
+			char *end;
+			errno = 0;
+			*(uint64_t *)((char *)&r + fd->offset) = strtoull(eq + 1, &end, 10);
+			if (errno || end == eq + 1 || *end || eq[1] == '-')
+				return BAD("%s: %s is not a number", t->name, fd->key);
+			continue;
+		}
+		if (strlen(eq + 1) >= fd->size || !value_ok(fd->type, eq + 1))
+			return BAD("%s: invalid %s \"%.60s\"", t->name, fd->key, eq + 1);
+		strcpy((char *)&r + fd->offset, eq + 1);
+	}
+	for (size_t i = 0; i < t->n_fields; i++)
+		if (!seen[i] && !t->fields[i].optional && !(r.held && i > 0))
+			return BAD("%s: %s is missing", t->name, t->fields[i].key);
+	*ret = r;
+	return 0;
+}
+
+/* --- state files -------------------------------------------------------------------------- */
+
 int state_init(struct state *s, const char *vm, const char *uuid, bool persist)
 {
 	memset(s, 0, sizeof(*s));
@@ -145,17 +388,8 @@ int state_init(struct state *s, const char *vm, const char *uuid, bool persist)
 	return 0;
 }
 
-static void record_free(struct record *r)
-{
-	for (size_t i = 0; i < r->n_fields; i++)
-		free(r->fields[i]);
-	r->n_fields = 0;
-}
-
 void state_done(struct state *s)
 {
-	for (size_t i = 0; i < s->n_records; i++)
-		record_free(&s->records[i]);
 	free(s->records);
 	s->records = NULL;
 	s->n_records = 0;
@@ -163,7 +397,7 @@ void state_done(struct state *s)
 
 int state_save(struct state *s)
 {
-	char p[PATH_MAX], tmp[PATH_MAX];
+	char p[PATH_MAX], tmp[PATH_MAX], line[1024];
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
@@ -177,18 +411,17 @@ int state_save(struct state *s)
 	f = open_memstream(&buf, &len);
 	if (!f)
 		return -ENOMEM;
-	fputs("vfiohook-state 1\nvm ", f);
+	fputs("vfiohook-state 2\nvm ", f);
 	escape(f, s->vm);
 	fputs("\nuuid ", f);
 	escape(f, s->uuid);
 	fputc('\n', f);
 	for (size_t i = 0; i < s->n_records; i++) {
-		for (size_t j = 0; j < s->records[i].n_fields; j++) {
-			if (j)
-				fputc(' ', f);
-			escape(f, s->records[i].fields[j]);
+		if (record_format(&s->records[i], line, sizeof(line)) < 0) {
+			fclose(f);
+			return -ENAMETOOLONG;
 		}
-		fputc('\n', f);
+		fprintf(f, "%s\n", line);
 	}
 	if (s->complete)
 		fputs("complete\n", f);
@@ -229,52 +462,27 @@ int state_remove(struct state *s)
 	return 0;
 }
 
-static int add_fields(struct state *s, char **fields, size_t n)
+int state_add(struct state *s, const struct record *rec)
 {
 	struct record *nr = realloc(s->records, (s->n_records + 1) * sizeof(*nr));
+	int r;
 
 	if (!nr)
 		return -ENOMEM;
 	s->records = nr;
-	nr = &s->records[s->n_records++];
-	memset(nr, 0, sizeof(*nr));
-	for (size_t i = 0; i < n; i++)
-		nr->fields[nr->n_fields++] = fields[i];
-	return 0;
+	s->records[s->n_records++] = *rec;
+	r = state_save(s);
+	if (r < 0)
+		s->n_records--; /* not on disk: the change must not be made */
+	return r;
 }
 
-int state_add(struct state *s, const char *stage, ...)
+int state_drop(struct state *s, size_t i)
 {
-	char *fields[STATE_MAX_FIELDS];
-	size_t n = 0;
-	const char *a;
-	va_list ap;
-	int r;
-
-	va_start(ap, stage);
-	for (a = stage; a && n < STATE_MAX_FIELDS; a = va_arg(ap, const char *))
-		if (!(fields[n++] = strdup(a)))
-			break;
-	va_end(ap);
-	if (n == 0 || !fields[n - 1]) {
-		for (size_t i = 0; i + 1 < n; i++)
-			free(fields[i]);
-		return -ENOMEM;
-	}
-	r = add_fields(s, fields, n);
-	if (r < 0) {
-		for (size_t i = 0; i < n; i++)
-			free(fields[i]);
-		return r;
-	}
-	return state_save(s);
-}
-
-int state_drop_last(struct state *s)
-{
-	if (s->n_records == 0)
-		return 0;
-	record_free(&s->records[--s->n_records]);
+	if (i >= s->n_records)
+		return -EINVAL;
+	memmove(&s->records[i], &s->records[i + 1], (s->n_records - i - 1) * sizeof(s->records[0]));
+	s->n_records--;
 	return state_save(s);
 }
 
@@ -284,60 +492,77 @@ static int parse(struct state *s, char *text)
 	unsigned n = 0;
 
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++) {
-		char *fields[STATE_MAX_FIELDS], *fs = NULL, *f;
-		size_t nf = 0;
+		struct record rec;
+		char err[160];
+		int r;
 
 		if (n == 0) {
-			if (!streq(line, "vfiohook-state 1"))
-				return -EINVAL;
-			continue;
-		}
-		for (f = strtok_r(line, " ", &fs); f; f = strtok_r(NULL, " ", &fs)) {
-			if (nf == STATE_MAX_FIELDS || unescape(f) < 0)
-				return -EINVAL;
-			fields[nf++] = f;
-		}
-		if (nf == 0)
-			continue;
-		if (streq(fields[0], "vm") && nf == 2)
-			snprintf(s->vm, sizeof(s->vm), "%s", fields[1]);
-		else if (streq(fields[0], "uuid") && nf == 2)
-			snprintf(s->uuid, sizeof(s->uuid), "%s", fields[1]);
-		else if (streq(fields[0], "complete"))
-			s->complete = true;
-		else {
-			char *copies[STATE_MAX_FIELDS];
-			for (size_t i = 0; i < nf; i++)
-				if (!(copies[i] = strdup(fields[i]))) {
-					while (i > 0)
-						free(copies[--i]);
-					return -ENOMEM;
-				}
-			if (add_fields(s, copies, nf) < 0) {
-				for (size_t i = 0; i < nf; i++)
-					free(copies[i]);
-				return -ENOMEM;
+			if (!streq(line, "vfiohook-state 2")) {
+				snprintf(s->error, sizeof(s->error), "line 1: not a vfiohook state file of version 2");
+				return -EBADMSG;
 			}
+			continue;
 		}
+		if (strncmp(line, "vm ", 3) == 0 && n == 1) {
+			if (unescape(line + 3) < 0 || strlen(line + 3) >= sizeof(s->vm) || !line[3])
+				goto bad_header;
+			strcpy(s->vm, line + 3);
+		} else if (strncmp(line, "uuid ", 5) == 0 && n == 2) {
+			if (unescape(line + 5) < 0 || (line[5] && uuid_normalize(line + 5, s->uuid) < 0))
+				goto bad_header;
+		} else if (streq(line, "complete")) {
+			s->complete = true;
+		} else if (n < 3 || s->complete) {
+			goto bad_header;
+		} else {
+			struct record *nr;
+			r = record_parse(line, &rec, err, sizeof(err));
+			if (r < 0) {
+				snprintf(s->error, sizeof(s->error), "line %u: %s", n + 1, err);
+				return r;
+			}
+			nr = realloc(s->records, (s->n_records + 1) * sizeof(*nr));
+			if (!nr)
+				return -ENOMEM;
+			s->records = nr;
+			s->records[s->n_records++] = rec;
+		}
+		continue;
+	bad_header:
+		snprintf(s->error, sizeof(s->error), "line %u: unexpected \"%.60s\"", n + 1, line);
+		return -EBADMSG;
 	}
-	return n > 0 ? 0 : -EINVAL;
+	if (n < 3 || !s->vm[0]) {
+		snprintf(s->error, sizeof(s->error), "the file is truncated");
+		return -EBADMSG;
+	}
+	return 0;
 }
 
+/* Loads a state file. -ENOENT when it does not exist; -EBADMSG (ret->error set) otherwise. */
 static int load(const char *file, struct state *ret)
 {
 	_cleanup_free_ char *text = NULL;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	r = host_read_all(&text, STATE_MAX_SIZE, STATE_DIR "/%s", file);
-	if (r < 0)
-		return r;
 	snprintf(ret->file, sizeof(ret->file), "%s", file);
 	ret->persist = true;
+	r = host_read_all(&text, STATE_MAX_SIZE, STATE_DIR "/%s", file);
+	if (r == -ENOENT)
+		return r;
+	if (r < 0) {
+		snprintf(ret->error, sizeof(ret->error), "%s", strerror(-r));
+		return -EBADMSG;
+	}
+	if (memchr(text, '\0', (size_t)r)) {
+		snprintf(ret->error, sizeof(ret->error), "the file holds a NUL byte");
+		return -EBADMSG;
+	}
 	r = parse(ret, text);
 	if (r < 0)
 		state_done(ret);
-	return r;
+	return r == -ENOMEM ? r : r < 0 ? -EBADMSG : 0;
 }
 
 static bool is_state_file(const char *n)
@@ -346,19 +571,49 @@ static bool is_state_file(const char *n)
 	return n[0] != '.' && l > 6 && streq(n + l - 6, ".state") && l < 128;
 }
 
+static bool matches(const struct state *s, const char *vm, const char *uuid)
+{
+	return streq(s->vm, vm) && (!uuid || !uuid[0] || !s->uuid[0] || streq(s->uuid, uuid));
+}
+
 int state_find(const char *vm, const char *uuid, struct state *ret)
 {
-	DIR *d = host_opendir(STATE_DIR);
+	char names[2][128];
+	DIR *d;
 	struct dirent *de;
-	int r = -ENOENT;
+	int r;
 
+	/* the files this VM's state would be in: a broken one of them is this VM's */
+	file_name(vm, uuid, names[0], sizeof(names[0]));
+	file_name(vm, NULL, names[1], sizeof(names[1]));
+	for (size_t i = 0; i < 2; i++) {
+		r = load(names[i], ret);
+		if (r == -ENOENT)
+			continue;
+		if (r < 0 || matches(ret, vm, uuid))
+			return r;
+		state_done(ret);
+	}
+	/* by name, when the UUID is not known here (a state written with it) */
+	d = host_opendir(STATE_DIR);
 	if (!d)
 		return -ENOENT;
+	r = -ENOENT;
 	while ((de = readdir(d))) {
 		struct state s;
-		if (!is_state_file(de->d_name) || load(de->d_name, &s) < 0)
+		int k;
+		if (!is_state_file(de->d_name))
 			continue;
-		if (streq(s.vm, vm) && (!uuid || !uuid[0] || !s.uuid[0] || streq(s.uuid, uuid))) {
+		k = load(de->d_name, &s);
+		if (k == -EBADMSG && streq(s.vm, vm)) {
+			/* unreadable, but it says whose it is */
+			*ret = s;
+			r = k;
+			break;
+		}
+		if (k < 0)
+			continue;
+		if (matches(&s, vm, uuid)) {
 			*ret = s;
 			r = 0;
 			break;
@@ -369,68 +624,80 @@ int state_find(const char *vm, const char *uuid, struct state *ret)
 	return r;
 }
 
-int state_foreach_other(const struct state *self,
-			int (*fn)(const struct state *other, const struct record *r, void *data),
-			void *data)
+void state_free_all(struct state *states, size_t n)
 {
+	for (size_t i = 0; i < n; i++)
+		state_done(&states[i]);
+	free(states);
+}
+
+int state_load_others(const char *self_file, struct state **ret, size_t *ret_n)
+{
+	struct state *all = NULL;
+	size_t n = 0;
 	DIR *d = host_opendir(STATE_DIR);
 	struct dirent *de;
-	int r = 0;
 
+	*ret = NULL;
+	*ret_n = 0;
 	if (!d)
-		return 0;
-	while (r == 0 && (de = readdir(d))) {
-		struct state s;
-		if (!is_state_file(de->d_name) || streq(de->d_name, self->file) ||
-		    load(de->d_name, &s) < 0)
+		return errno == ENOENT ? 0 : negative_errno();
+	while ((de = readdir(d))) {
+		struct state *na;
+		int r;
+
+		if (!is_state_file(de->d_name) || (self_file && streq(de->d_name, self_file)))
 			continue;
-		for (size_t i = 0; r == 0 && i < s.n_records; i++)
-			r = fn(&s, &s.records[i], data);
-		state_done(&s);
+		na = realloc(all, (n + 1) * sizeof(*all));
+		if (!na) {
+			closedir(d);
+			state_free_all(all, n);
+			return -ENOMEM;
+		}
+		all = na;
+		r = load(de->d_name, &all[n]);
+		if (r == -ENOENT)
+			continue; /* removed meanwhile */
+		if (r == -ENOMEM) {
+			closedir(d);
+			state_free_all(all, n);
+			return r;
+		}
+		n++;
 	}
 	closedir(d);
+	*ret = all;
+	*ret_n = n;
+	return 0;
+}
+
+int state_hand_over(const char *file, const struct record *rec)
+{
+	struct state s;
+	int r = load(file, &s);
+
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
+	r = 0;
+	for (size_t i = 0; i < s.n_records; i++) {
+		struct record *o = &s.records[i];
+		if (o->kind != rec->kind || !streq(record_key(o), record_key(rec)))
+			continue;
+		if (o->held) {
+			*o = *rec;
+			r = state_save(&s);
+			if (r >= 0)
+				r = 1;
+		} else
+			r = 1; /* it restores it already */
+		break;
+	}
+	state_done(&s);
 	return r;
 }
 
-int state_hand_over(const struct state *self, const struct record *rec)
+int state_read_raw(const char *file, char **ret)
 {
-	DIR *d = host_opendir(STATE_DIR);
-	struct dirent *de;
-	int r = 0;
-
-	if (!d || rec->n_fields < 2) {
-		if (d)
-			closedir(d);
-		return 0;
-	}
-	while (r == 0 && (de = readdir(d))) {
-		struct state s;
-		if (!is_state_file(de->d_name) || streq(de->d_name, self->file) || load(de->d_name, &s) < 0)
-			continue;
-		for (size_t i = 0; r == 0 && i < s.n_records; i++) {
-			struct record *o = &s.records[i];
-			if (o->n_fields < 2 || !streq(o->fields[0], rec->fields[0]) ||
-			    !streq(o->fields[1], rec->fields[1]))
-				continue;
-			r = 1;
-			if (rec->n_fields > 2 && o->n_fields == 2) {
-				struct record copy = { .n_fields = 0 };
-				for (size_t f = 0; f < rec->n_fields; f++)
-					if ((copy.fields[copy.n_fields] = strdup(rec->fields[f])))
-						copy.n_fields++;
-				if (copy.n_fields != rec->n_fields) {
-					record_free(&copy);
-					r = -ENOMEM;
-					break;
-				}
-				record_free(o);
-				*o = copy;
-				if (state_save(&s) < 0)
-					r = -EIO;
-			}
-		}
-		state_done(&s);
-	}
-	closedir(d);
-	return r;
+	int r = host_read_all(ret, STATE_MAX_SIZE, STATE_DIR "/%s", file);
+	return r < 0 ? r : 0;
 }

@@ -5,7 +5,8 @@
  * no bus daemon and no Hello, replies and signals with the sender "org.freedesktop.systemd1",
  * every signal sent to every connection, peers other than root or our own uid refused.
  *
- *   /org/freedesktop/systemd1  org.freedesktop.systemd1.Manager: GetUnit(s)->o, StartUnit(ss)->o,
+ *   /org/freedesktop/systemd1  org.freedesktop.systemd1.Manager: GetUnit(s)->o, LoadUnit(s)->o (as
+ *     GetUnit: every unit of the spec is loaded; an unknown one is NoSuchUnit), StartUnit(ss)->o,
  *     StopUnit(ss)->o, SetUnitProperties(sba(sv)) (AllowedCPUs only), Subscribe(), Unsubscribe();
  *     properties SystemState, Version; signals JobNew(uos), JobRemoved(uoss)
  *   /org/freedesktop/systemd1/unit/<escaped name>  .Unit: Id, LoadState, ActiveState;
@@ -478,6 +479,7 @@ static const sd_bus_vtable manager_vtable[] = {
 	SD_BUS_PROPERTY("Version", "s", p_manager, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("SystemState", "s", p_manager, 0, 0),
 	METHOD("GetUnit", "s", "o", m_get_unit),
+	METHOD("LoadUnit", "s", "o", m_get_unit),
 	METHOD("StartUnit", "ss", "o", m_start_unit),
 	METHOD("StopUnit", "ss", "o", m_stop_unit),
 	METHOD("SetUnitProperties", "sba(sv)", "", m_set_properties),

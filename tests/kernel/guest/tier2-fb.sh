@@ -17,7 +17,7 @@ efifb_probes() { dmesg | grep -c 'EFI VGA frame buffer device'; }
 has_efi_fb() { case $(fbs) in *"EFI VGA"*) return 0 ;; esac; return 1; }
 
 FBCON=$(fbcon_name)
-FBCON_REC="vtcon $(echo "$FBCON" | sed 's/ /%20/g')"
+FBCON_REC="vtcon name=$(echo "$FBCON" | sed 's/ /%20/g')"
 [ "$(drv "$GPU")" = none ] && [ "$(drv "$AUD")" = snd_hda_intel ] &&
 	[ "$(pdrv $EFB)" = efi-framebuffer ] && has_efi_fb && [ "$(fbcon_bind)" = 1 ]
 vh_result t2.fb.env $? \
@@ -53,7 +53,7 @@ vh_result t2.fb.prepare.unbound $? \
 
 records "/run/vfiohook/$UUID_FB.state" >"$T/fb.rec"
 ln_vt=$(grep -n -x -F "$FBCON_REC" "$T/fb.rec" | cut -d: -f1)
-ln_fb=$(grep -n -x -F "framebuffer $EFB efi-framebuffer" "$T/fb.rec" | cut -d: -f1)
+ln_fb=$(grep -n -x -F "framebuffer device=$EFB driver=efi-framebuffer" "$T/fb.rec" | cut -d: -f1)
 [ -n "$ln_vt" ] && [ -n "$ln_fb" ] && [ "$ln_vt" -lt "$ln_fb" ]
 vh_result t2.fb.prepare.recorded $? \
 	"state records: $(tr '\n' '|' <"$T/fb.rec")"

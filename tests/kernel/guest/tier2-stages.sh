@@ -27,7 +27,7 @@ mods() { # which of the named modules are loaded
 wait_drv "$GPU" bochs-drm 20
 wait_fbcon 1
 FBCON=$(fbcon_name)
-FBCON_REC="vtcon $(echo "$FBCON" | sed 's/ /%20/g')"
+FBCON_REC="vtcon name=$(echo "$FBCON" | sed 's/ /%20/g')"
 holders=$(ls /sys/module/snd_hda_codec/holders 2>/dev/null | tr '\n' ' ')
 [ "$(drv "$GPU")" = bochs-drm ] && [ "$(drv "$AUD")" = snd_hda_intel ] &&
 	[ "$(mods bochs snd_hda_intel snd_hda_codec)" = "bochs snd_hda_intel snd_hda_codec " ] &&
@@ -92,7 +92,7 @@ vh_result t2.stages.prepare.vtcon $? \
 	"console '$FBCON': $(fbcon_bind) (bind value, or gone with the last framebuffer), recorded: $(grep -c -x -F "$FBCON_REC" "$T/st.rec")"
 kmods=$(grep '^kmod ' "$T/st.rec" | tr '\n' '|')
 [ -z "$(mods bochs snd_hda_intel snd_hda_codec)" ] &&
-	[ "$kmods" = "kmod bochs|kmod snd_hda_intel|kmod snd_hda_codec|" ] && [ -z "$modtools" ]
+	[ "$kmods" = "kmod module=bochs|kmod module=snd_hda_intel|kmod module=snd_hda_codec|" ] && [ -z "$modtools" ]
 vh_result t2.stages.prepare.modules $? \
 	"still loaded of bochs snd_hda_intel snd_hda_codec: '$(mods bochs snd_hda_intel snd_hda_codec)', unloaded in this order: $kmods (module tools on the hook's PATH: '$modtools')"
 [ "$(drv "$GPU")" = vfio-pci ] && [ "$(drv "$AUD")" = vfio-pci ]

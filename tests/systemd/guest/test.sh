@@ -84,7 +84,7 @@ state_files() {
 	for f in "$STATE"/*.state; do [ -e "$f" ] && out="$out ${f##*/}"; done
 	echo "${out# }"
 }
-not_recorded() { ! grep -qs "^display $2" "$(statefile "$1")"; }
+not_recorded() { ! grep -qs "^display unit=$2" "$(statefile "$1")"; }
 no_state() {
 	local vm
 	for vm; do [ ! -e "$(statefile "$vm")" ] || return 1; done
@@ -478,7 +478,7 @@ need "one line on stderr, 'vfiohook: ...', naming hang.service" one_line_naming 
 done_check "exit $RC after $(secs $DT)s, hang.service $(st hang.service), stderr '$ERR'"
 begin sd.hang.rollback
 need "$DM (stopped before hang.service) started again" dm_back "$old"
-need "hang.service's record kept in the state file" grep -qx 'display hang.service stopped' "$(statefile vmt)"
+need "hang.service's record kept in the state file" grep -qx 'display unit=hang.service' "$(statefile vmt)"
 need "no record of $DM left" not_recorded vmt $DM
 done_check "$DM $ST (MainPID $PID, was $old), holders '$HOLDERS'; jobs: '$(systemctl list-jobs --no-legend 2>&1 | tr -s ' ' | tr '\n' ';')'; state file: '$(tr '\n' ';' <"$(statefile vmt)" 2>/dev/null)'"
 # end the endless ExecStop; libvirt's release end then clears what is left
