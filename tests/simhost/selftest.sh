@@ -134,6 +134,11 @@ if start "$tmp/empty.spec"; then
 		eval '[ -f "$mnt/proc/self/mountinfo" ] && [ -z "$(cat "$mnt/proc/self/mountinfo")" ]'
 	check "empty host: dev/vfio/vfio exists when no vfio module is declared" \
 		test -e "$mnt/dev/vfio/vfio"
+	check "empty host: proc/swaps has only its header, meminfo no swap" \
+		eval 'eq "$(cat "$mnt/proc/swaps")" "$(printf "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority")" &&
+		grep -q "^SwapTotal: *0 kB$" "$mnt/proc/meminfo"'
+	check "empty host: sys/class/block, sys/block and sys/dev/block exist, empty" \
+		eval '[ -d "$mnt/sys/class/block" ] && [ -z "$(find "$mnt/sys/class/block" "$mnt/sys/block" "$mnt/sys/dev/block" -mindepth 1)" ]'
 	stop
 else
 	bad "mount the empty host"
@@ -173,6 +178,11 @@ check "links: module holders" eq "$(ls "$S/module/nvidia/holders" | tr '\n' ' ')
 check "links: dev/block resolves to the disk under its controller" \
 	eq "$(cat "$S/dev/block/8:0/dev") $(readlink "$S/dev/block/8:0")" \
 	"8:0 ../../devices/pci0000:00/0000:00:17.0/block/sda"
+check "block: a disk has class/block and sys/block links, empty holders/ and slaves/" \
+	eval 'eq "$(readlink "$S/class/block/nvme0n1")" ../../devices/pci0000:00/0000:00:01.1/0000:01:00.0/block/nvme0n1 &&
+	eq "$(readlink "$S/block/sda")" ../devices/pci0000:00/0000:00:17.0/block/sda &&
+	[ -d "$S/class/block/sda/holders" ] && [ -d "$S/class/block/sda/slaves" ] &&
+	[ -z "$(find "$S/class/block/sda/holders" "$S/class/block/sda/slaves" -mindepth 1)" ]'
 # all_links_inside: every symlink is relative and resolves to something inside the mount.
 all_links_inside() {
 	local real out
@@ -268,8 +278,9 @@ check "new_id: adds an id and probes matching devices" eval 'wr "$GPU/driver_ove
 check "new_id: an id that already matches fails EEXIST" fails_with "File exists" "$PCI/drivers/vfio-pci/new_id" "10de 1e84"
 check "remove_id: removes it (ENODEV the second time)" eval 'wr "$PCI/drivers/vfio-pci/remove_id" "10de 1e84" &&
 	fails_with "No such device" "$PCI/drivers/vfio-pci/remove_id" "10de 1e84"'
-check "rmdir: a module with holders fails EBUSY" \
-	eval '! rmdir "$S/module/nvidia" 2>"$tmp/err" && grep -q "busy" "$tmp/err"'
+check "rmdir: a module with holders fails EAGAIN (delete_module O_NONBLOCK)" \
+	eval '! rmdir "$S/module/nvidia" 2>"$tmp/err" && grep -q "Resource temporarily unavailable" "$tmp/err" &&
+	grep -q "^rmdir sys/module/nvidia = -EAGAIN$" "$tmp/log"'
 check "rmdir: anything but sys/module/NAME fails EPERM" \
 	eval '! rmdir "$S/kernel/iommu_groups/16/devices" 2>"$tmp/err" && grep -q "not permitted" "$tmp/err"'
 check "rmdir: holders first, then nvidia" \
@@ -304,8 +315,12 @@ check "fault: glob paths" fails_with "Device or resource busy" "$AUD/driver/unbi
 echo "this is not a fault" >"$F"
 check "fault: a bad fault file fails writes EBADMSG" fails_with "Bad message" "$AUD/driver_override" "x"
 echo "module-refcnt nvidia_uvm 1" >"$F"
-check "fault: module-refcnt makes rmdir EBUSY" \
-	eval 'eq "$(cat "$S/module/nvidia_uvm/refcnt")" 1 && ! rmdir "$S/module/nvidia_uvm" 2>/dev/null'
+check "fault: module-refcnt makes rmdir EAGAIN" \
+	eval 'eq "$(cat "$S/module/nvidia_uvm/refcnt")" 1 && ! rmdir "$S/module/nvidia_uvm" 2>"$tmp/err" &&
+	grep -q "Resource temporarily unavailable" "$tmp/err" && [ -d "$S/module/nvidia_uvm" ]'
+echo "sys/module/nvidia_uvm EBUSY" >"$F"
+check "fault: an explicit EBUSY fault on rmdir still gives EBUSY" \
+	eval '! rmdir "$S/module/nvidia_uvm" 2>"$tmp/err" && grep -q "busy" "$tmp/err" && [ -d "$S/module/nvidia_uvm" ]'
 
 echo "sys/bus/pci/drivers/nvidia/unbind hang 1" >"$F"
 t0=$(now_ms)
@@ -451,6 +466,184 @@ if [ -n "$mnt" ]; then
 		[ ! -e "$mnt/sys/bus/platform/devices/efi-framebuffer.0" ] && [ ! -e "$mnt/sys/devices/platform/efi-framebuffer.0" ]'
 	check "aperture: ... and it cannot be bound again (ENODEV)" \
 		fails_with "No such device" "$mnt/sys/bus/platform/drivers/efi-framebuffer/bind" efi-framebuffer.0
+	stop
+fi
+
+# ---------------------------------------------------------------------------
+# The block layer, swap, btrfs, consoles and cgroups: what a program needs to
+# find the PCI device under a file system, swap area, dm or md device.
+bad_spec() { # bad_spec NAME PATTERN LINES...: --check fails, naming the line
+	local name=$1 pat=$2
+	shift 2
+	printf '%s\n' "$@" >"$tmp/$name.spec"
+	"$sim" --check --spec "$tmp/$name.spec" >"$tmp/$name.err" 2>&1 && { echo "  (accepted)"; return 1; }
+	grep -q -- "$pat" "$tmp/$name.err" || { echo "  (got: $(cat "$tmp/$name.err"))"; return 1; }
+}
+DISK='pci 0000:00:17.0 class=0x010601 vendor=0x1022 device=0x7901
+block 8:0 sda parent=0000:00:17.0
+block 8:2 sda2 parent=sda'
+check "spec: a block device needs exactly one of parent= and slaves=" \
+	eval 'bad_spec b1 "b1.spec:4: .*not both" "$DISK" "block 254:0 dm-0 parent=sda slaves=sda2" &&
+	bad_spec b2 "b2.spec:4: .*not neither" "$DISK" "block 254:0 dm-0"'
+check "spec: slaves must be declared before" \
+	bad_spec b3 "b3.spec:1: slaves: sda2 is not a block device declared before" "block 254:0 dm-0 slaves=sda2" "$DISK"
+check "spec: dm_name= is only for virtual devices" \
+	bad_spec b4 "b4.spec:3: dm_name=" "$DISK dm_name=x"
+check "spec: mount of an undeclared MAJ:MIN needs major 0" \
+	bad_spec b5 "b5.spec:4: 8:5 is not a declared block device" "$DISK" "mount 8:5 / ext4"
+check "spec: a swap partition must be a declared block device" \
+	bad_spec b6 "b6.spec:4: swap partition /dev/sdb1" "$DISK" "swap /dev/sdb1"
+check "spec: btrfs devices must be declared" \
+	bad_spec b7 "b7.spec:4: devices: nvme0n1p2 is not" "$DISK" "btrfs 0a1b2c3d-1111-2222-3333-444455556666 devices=nvme0n1p2"
+check "spec: fb needs a parent bound to a driver" \
+	bad_spec b8 "b8.spec:2: parent 0000:03:00.0 has no driver=" \
+	"pci 0000:03:00.0 class=0x030000 vendor=0x1002 device=0x67df" "fb 0 parent=0000:03:00.0"
+check "spec: cgroup= must be absolute" bad_spec b9 "b9.spec:1: cgroup=" "process 1 comm=init cgroup=init.scope"
+
+cat >"$tmp/storage.spec" <<'EOF'
+driver ahci
+driver nvme
+driver serial
+driver amdgpu
+pci 0000:00:17.0 class=0x010601 vendor=0x1022 device=0x7901 group=5 driver=ahci
+pci 0000:00:01.1 class=0x060400 vendor=0x1022 device=0x1483 group=2
+pci 0000:01:00.0 class=0x010802 vendor=0x144d device=0xa808 group=12 parent=0000:00:01.1 driver=nvme
+pci 0000:02:00.0 class=0x010802 vendor=0x144d device=0xa809 group=13 parent=0000:00:01.1 driver=nvme
+pci 0000:05:00.0 class=0x070002 vendor=0x1415 device=0xc158 group=7 driver=serial
+pci 0000:03:00.0 class=0x030000 vendor=0x1002 device=0x67df group=14 driver=amdgpu boot_vga=1
+block 8:0 sda parent=0000:00:17.0
+block 8:2 sda2 parent=sda
+block 8:3 sda3 parent=sda
+block 259:0 nvme0n1 parent=0000:01:00.0
+block 259:1 nvme0n1p1 parent=nvme0n1
+block 259:2 nvme0n1p2 parent=nvme0n1
+block 259:3 nvme1n1 parent=0000:02:00.0
+block 259:4 nvme1n1p1 parent=nvme1n1
+block 254:0 dm-0 slaves=sda2 dm_name=cryptroot dm_uuid=CRYPT-LUKS2-0a1b-cryptroot
+block 254:1 dm-1 slaves=dm-0 dm_name=vg-root
+block 9:0 md0 slaves=nvme0n1p1,nvme1n1p1 md_level=raid1
+block 9:1 md0p1 parent=md0
+block 252:0 zram0 slaves=none
+mount 254:1 / ext4 source=/dev/mapper/vg-root
+mount 9:1 /home xfs
+mount 0:27 /data btrfs source=/dev/nvme0n1p2
+mount 0:30 /tmp tmpfs
+swap /dev/sda3
+swap /dev/zram0 priority=100 size=4194300 used=1024
+swap "/swap file" type=file
+btrfs 0a1b2c3d-1111-2222-3333-444455556666 devices=nvme0n1p2
+console tty0 ttyS4
+tty ttyS4 parent=0000:05:00.0
+tty tty0
+fb 0 parent=0000:03:00.0
+process 4242 comm=gdm cgroup=/system.slice/gdm.service
+process 4243 comm=bash cgroup=/user.slice/user-1000.slice/session-2.scope
+process 4244 comm=sleep
+EOF
+check "spec: the storage host parses" "$sim" --check --spec "$tmp/storage.spec"
+start "$tmp/storage.spec" || bad "mount the storage host"
+if [ -n "$mnt" ]; then
+	S=$mnt/sys
+	real=$(cd "$mnt" && pwd -P)
+	# rp PATH: realpath relative to the mount, or ERR
+	rp() { local r; r=$(realpath -e "$mnt/$1" 2>/dev/null) || { echo ERR; return; }; echo "${r#"$real"/}"; }
+	check "block: dev/block of a partition resolves under the PCI device of its disk" \
+		eq "$(rp sys/dev/block/8:2)" "sys/devices/pci0000:00/0000:00:17.0/block/sda/sda2"
+	check "block: class/block of a partition behind a bridge, and its dev" \
+		eval 'eq "$(rp sys/class/block/nvme0n1p2)" sys/devices/pci0000:00/0000:00:01.1/0000:01:00.0/block/nvme0n1/nvme0n1p2 &&
+		eq "$(cat "$S/class/block/nvme0n1p2/dev" "$S/class/block/nvme0n1p2/partition" | tr "\n" " ")" "259:2 2 "'
+	check "block: a partition has holders/ but no slaves/ and no sys/block entry (add_partition)" \
+		eval '[ -d "$S/class/block/sda3/holders" ] && [ -z "$(ls -A "$S/class/block/sda3/holders")" ] &&
+		[ ! -e "$S/class/block/sda3/slaves" ] && [ ! -e "$S/block/sda3" ]'
+	check "dm: dev/block resolves to sys/devices/virtual/block/dm-0" \
+		eval 'eq "$(rp sys/dev/block/254:0)" sys/devices/virtual/block/dm-0 && eq "$(cat "$S/dev/block/254:0/dev")" 254:0 &&
+		eq "$(rp sys/block/dm-0)" sys/devices/virtual/block/dm-0 && eq "$(rp sys/class/block/dm-0)" sys/devices/virtual/block/dm-0'
+	check "dm: slaves/sda2 is a relative link to the partition" \
+		eval 'eq "$(readlink "$S/class/block/dm-0/slaves/sda2")" ../../../../pci0000:00/0000:00:17.0/block/sda/sda2 &&
+		eq "$(rp sys/class/block/dm-0/slaves/sda2)" sys/devices/pci0000:00/0000:00:17.0/block/sda/sda2'
+	check "dm: the slave's holders/dm-0 links back" \
+		eval 'eq "$(ls "$S/class/block/sda2/holders")" dm-0 && eq "$(rp sys/class/block/sda2/holders/dm-0)" sys/devices/virtual/block/dm-0'
+	check "dm: dm/name and dm/uuid" \
+		eq "$(cat "$S/class/block/dm-0/dm/name" "$S/class/block/dm-0/dm/uuid" | tr '\n' ' ')" "cryptroot CRYPT-LUKS2-0a1b-cryptroot "
+	check "dm: stacking: dm-1 on dm-0, dm-0 holds dm-1, dm-1 holds nothing" \
+		eval 'eq "$(rp sys/block/dm-1/slaves/dm-0)" sys/devices/virtual/block/dm-0 && eq "$(ls "$S/block/dm-0/holders")" dm-1 &&
+		[ -z "$(ls -A "$S/block/dm-1/holders")" ]'
+	check "md: two slaves, md/level, a partition of the md device" \
+		eval 'eq "$(ls "$S/block/md0/slaves" | tr "\n" " ")" "nvme0n1p1 nvme1n1p1 " && eq "$(cat "$S/block/md0/md/level")" raid1 &&
+		eq "$(ls "$S/class/block/nvme1n1p1/holders")" md0 && eq "$(rp sys/dev/block/9:1)" sys/devices/virtual/block/md0/md0p1 &&
+		eq "$(rp sys/block/md0/slaves/nvme1n1p1)" sys/devices/pci0000:00/0000:00:01.1/0000:02:00.0/block/nvme1n1/nvme1n1p1'
+	check "block: slaves=none is a virtual disk without slaves (zram)" \
+		eval 'eq "$(rp sys/dev/block/252:0)" sys/devices/virtual/block/zram0 && [ -d "$S/block/zram0/slaves" ] &&
+		[ -z "$(ls -A "$S/block/zram0/slaves")" ]'
+	check "block: every block device is in class/block and dev/block, disks in sys/block" \
+		eval 'eq "$(ls "$S/class/block" | wc -l) $(ls "$S/dev/block" | wc -l) $(ls "$S/block" | tr "\n" " ")" \
+		"13 13 dm-0 dm-1 md0 nvme0n1 nvme1n1 sda zram0 "'
+	check "mountinfo: source= (dm), the default /dev/NAME, an anonymous btrfs, tmpfs" \
+		eq "$(cat "$mnt/proc/self/mountinfo")" "21 1 254:1 / / rw,relatime - ext4 /dev/mapper/vg-root rw
+22 21 9:1 / /home rw,relatime - xfs /dev/md0p1 rw
+23 21 0:27 / /data rw,relatime - btrfs /dev/nvme0n1p2 rw
+24 21 0:30 / /tmp rw,relatime - tmpfs tmpfs rw"
+	check "swaps: the kernel's columns, automatic priorities, an escaped file name" \
+		eq "$(cat "$mnt/proc/swaps")" "$(printf '%s\n' 'Filename				Type		Size		Used		Priority' \
+		'/dev/sda3                               partition	8388604		0		-2' \
+		'/dev/zram0                              partition	4194300		1024		100' \
+		'/swap\040file                           file		8388604		0		-3')"
+	check "swaps: meminfo SwapTotal and SwapFree" \
+		eval 'grep -q "^SwapTotal: *20971508 kB$" "$mnt/proc/meminfo" && grep -q "^SwapFree: *20970484 kB$" "$mnt/proc/meminfo"'
+	check "btrfs: sys/fs/btrfs/UUID/devices/NAME links to the member device" \
+		eq "$(rp sys/fs/btrfs/0a1b2c3d-1111-2222-3333-444455556666/devices/nvme0n1p2)" \
+		sys/devices/pci0000:00/0000:00:01.1/0000:01:00.0/block/nvme0n1/nvme0n1p2
+	check "console: class/tty/console/active" \
+		eval 'eq "$(cat "$S/class/tty/console/active")" "tty0 ttyS4" && eq "$(rp sys/class/tty/console)" sys/devices/virtual/tty/console'
+	check "tty: a serial card's tty has a device link to it; a virtual tty has none" \
+		eval 'eq "$(rp sys/class/tty/ttyS4)" sys/devices/pci0000:00/0000:05:00.0/tty/ttyS4 &&
+		eq "$(rp sys/class/tty/ttyS4/device)" sys/devices/pci0000:00/0000:05:00.0 &&
+		eq "$(rp sys/class/tty/tty0)" sys/devices/virtual/tty/tty0 && [ ! -e "$S/class/tty/tty0/device" ]'
+	check "fb: class/graphics/fb0/device links to the GPU, dev is 29:0" \
+		eval 'eq "$(rp sys/class/graphics/fb0/device)" sys/devices/pci0000:00/0000:03:00.0 && eq "$(cat "$S/class/graphics/fb0/dev")" 29:0'
+	check "fb: unbinding the GPU's driver removes fb0, binding it back restores it" \
+		eval 'wr "$S/bus/pci/drivers/amdgpu/unbind" 0000:03:00.0 && [ ! -e "$S/class/graphics/fb0" ] &&
+		[ ! -e "$S/devices/pci0000:00/0000:03:00.0/graphics" ] &&
+		wr "$S/bus/pci/drivers/amdgpu/bind" 0000:03:00.0 && [ -L "$S/class/graphics/fb0/device" ]'
+	check "tty: unbinding the serial card removes ttyS4" \
+		eval 'wr "$S/bus/pci/drivers/serial/unbind" 0000:05:00.0 && [ ! -e "$S/class/tty/ttyS4" ] &&
+		wr "$S/bus/pci/drivers/serial/bind" 0000:05:00.0 && [ -d "$S/class/tty/ttyS4" ]'
+	check "process: cgroup= gives proc/PID/cgroup (v2), the root without it" \
+		eval 'eq "$(cat "$mnt/proc/4242/cgroup")" "0::/system.slice/gdm.service" &&
+		eq "$(cat "$mnt/proc/4243/cgroup")" "0::/user.slice/user-1000.slice/session-2.scope" &&
+		eq "$(cat "$mnt/proc/4244/cgroup")" "0::/"'
+	check "links: every symlink of the storage host is relative and resolves inside the mount" all_links_inside
+	check "snapshot: lists the block layer" \
+		eval '"$here/snapshot.sh" "$mnt" >"$tmp/snap-st" &&
+		grep -qx "l sys/devices/virtual/block/dm-0/slaves/sda2 -> ../../../../pci0000:00/0000:00:17.0/block/sda/sda2" "$tmp/snap-st" &&
+		grep -qx "d 755 sys/devices/virtual/block/dm-1/holders" "$tmp/snap-st" && grep -qx "f 444 proc/swaps" "$tmp/snap-st"'
+
+	# unreadable PATH: open, opendir and readlink fail EACCES at PATH and below
+	F=$tmp/faults
+	echo "unreadable sys/dev/block" >"$F"
+	check "fault: unreadable dir: opendir fails EACCES, stat works" \
+		eval '! ls "$S/dev/block" 2>"$tmp/err" && grep -q "Permission denied" "$tmp/err" && [ -d "$S/dev/block" ]'
+	check "fault: unreadable dir: readlink and realpath below it fail" \
+		eval '! readlink "$S/dev/block/8:2" >/dev/null && eq "$(rp sys/dev/block/8:2)" ERR &&
+		! cat "$S/dev/block/8:2/dev" 2>"$tmp/err" && grep -q "Permission denied" "$tmp/err"'
+	check "fault: unreadable dir: other paths to the same device still work" \
+		eq "$(cat "$S/class/block/sda2/dev")" 8:2
+	echo "unreadable /proc/self/mountinfo" >"$F"
+	check "fault: unreadable file: open fails EACCES, other files read" \
+		eval '! cat "$mnt/proc/self/mountinfo" 2>"$tmp/err" && grep -q "Permission denied" "$tmp/err" &&
+		cat "$mnt/proc/swaps" >/dev/null'
+	echo "unreadable sys/class/block/sda2" >"$F"
+	check "fault: an unreadable link: readlink fails, and so does its target reached directly" \
+		eval '! readlink "$S/class/block/sda2" >/dev/null && ! cat "$S/devices/pci0000:00/0000:00:17.0/block/sda/sda2/dev" 2>/dev/null &&
+		eq "$(cat "$S/devices/pci0000:00/0000:00:17.0/block/sda/dev")" 8:0'
+	echo "unreadable sys/devices/virtual/block/*/slaves" >"$F"
+	check "fault: an unreadable glob covers what is below its matches" \
+		eval '! ls "$S/devices/virtual/block/dm-1/slaves" 2>/dev/null && ! readlink "$S/devices/virtual/block/dm-1/slaves/dm-0" >/dev/null &&
+		ls "$S/devices/virtual/block/dm-1/holders" >/dev/null'
+	: >"$F"
+	check "fault: without the line everything reads again" \
+		eval 'eq "$(rp sys/dev/block/8:2)" sys/devices/pci0000:00/0000:00:17.0/block/sda/sda2 &&
+		[ -n "$(cat "$mnt/proc/self/mountinfo")" ] && eq "$(ls "$S/block/dm-1/slaves")" dm-0'
 	stop
 fi
 

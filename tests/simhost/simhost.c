@@ -8,10 +8,13 @@
  * IOMMU groups and their /dev/vfio nodes, module load and unload (mkdir and
  * rmdir of sys/module/NAME), firmware framebuffers removed by sysfb_disable(),
  * vtconsoles, cpufreq policies with EPP, huge page pools that come up short
- * until memory is compacted, processes holding device nodes, block devices
- * and /proc/self/mountinfo.  Faults (errors, hangs, slow or missing probes,
- * pages in use, graphics mode) come from a file that is re-read before every
- * open, write, mkdir and rmdir.
+ * until memory is compacted, processes holding device nodes (and their
+ * cgroups), the block layer (disks, partitions, dm and md devices with their
+ * holders and slaves, btrfs members), /proc/self/mountinfo, /proc/swaps, the
+ * console and the ttys and framebuffers of PCI devices.  Faults (errors,
+ * hangs, slow or missing probes, pages in use, graphics mode, unreadable
+ * paths) come from a file that is re-read before every open, opendir,
+ * readlink, write, mkdir and rmdir.
  *
  * Design: the host is a model (devices, drivers, modules, ...).  The file
  * tree is a pure function of the model and is rebuilt after every change, so
@@ -351,6 +354,11 @@ struct device {
 struct blockdev {
 	unsigned major, minor;
 	char *name, *parent_name;
+	bool virt;              /* slaves=: a virtual disk in sys/devices/virtual/block */
+	char **slave_names;
+	size_t nslaves;
+	struct blockdev **slaves; /* the devices it is built on (dm, md) */
+	char *dm_name, *dm_uuid, *md_level;
 	struct device *dev;     /* disk: the controller */
 	struct blockdev *disk;  /* partition: its disk */
 	char *path;
@@ -360,6 +368,40 @@ struct blockdev {
 struct mountent {
 	unsigned major, minor;
 	char *point, *fstype;
+	char *source;           /* NULL: /dev/NAME of the block device (FSTYPE for major 0) */
+	unsigned line;
+};
+
+/* A line of proc/swaps. */
+struct swapent {
+	char *path;
+	bool file;              /* a swap file, else a partition (block device) */
+	unsigned long size, used; /* kB */
+	int prio;
+	bool prio_given;
+	unsigned line;
+};
+
+/* A mounted btrfs: sys/fs/btrfs/UUID/devices/ links to its member devices. */
+struct btrfsfs {
+	char *uuid;
+	char **dev_names;
+	size_t ndevs;
+	struct blockdev **devs;
+	unsigned line;
+};
+
+/*
+ * A tty (sys/class/tty/NAME) or a framebuffer (sys/class/graphics/fbN): made
+ * by the driver of its parent device, so it exists while the parent is bound
+ * to the driver the spec binds it to.  A tty without a parent is virtual.
+ */
+struct classdev {
+	char *name;             /* ttyS4, fb0 */
+	unsigned n;             /* fb: N */
+	char *parent_name;
+	struct device *dev;
+	struct driver *drv;
 	unsigned line;
 };
 
@@ -415,6 +457,7 @@ struct hsize {
 struct process {
 	unsigned pid;
 	char *comm;
+	char *cgroup;           /* the cgroup v2 path, NULL: the root */
 	unsigned *fdnums;
 	char **fdtargets;
 	size_t nfds;
@@ -434,6 +477,15 @@ static struct {
 	size_t nblks;
 	struct mountent **mnts;
 	size_t nmnts;
+	struct swapent **swaps;
+	size_t nswaps;
+	struct btrfsfs **btrfs;
+	size_t nbtrfs;
+	char *console;          /* sys/class/tty/console/active, NULL: none declared */
+	struct classdev **ttys;
+	size_t nttys;
+	struct classdev **fbs;
+	size_t nfbs;
 	struct vtcon **vts;
 	size_t nvts;
 	bool graphics;          /* a VT is in KD_GRAPHICS mode: console binding does nothing */
@@ -541,6 +593,8 @@ static struct {
 	size_t nused;
 	unsigned *gone;         /* processes that exited */
 	size_t ngone;
+	char **unreadable;      /* paths whose open, opendir and readlink fail EACCES */
+	size_t nunreadable;
 	int graphics;           /* -1: as in the spec */
 	bool bad;               /* the file did not parse: mutations fail EBADMSG */
 } F = { .graphics = -1 };
@@ -856,6 +910,10 @@ static int module_load(struct module *m)
 	return 0;
 }
 
+/*
+ * delete_module() with O_NONBLOCK, as libkmod calls it: EWOULDBLOCK (EAGAIN)
+ * both when other modules depend on this one and when its refcount is not 0.
+ */
 static int module_unload(struct module *m)
 {
 	if (m->builtin)
@@ -863,7 +921,7 @@ static int module_unload(struct module *m)
 	if (!m->loaded)
 		return -ENOENT;
 	if (module_refcnt(m) > 0)
-		return -EBUSY;
+		return -EAGAIN;
 	for (size_t i = 0; i < S.ndrvs; i++)
 		if (S.drvs[i]->mod == m && drv_registered(S.drvs[i]))
 			drv_unregister(S.drvs[i]);
@@ -1586,10 +1644,44 @@ static int spec_module(struct pline *l)
 	return pl_done(l);
 }
 
+/* A comma-separated list of distinct names made of [A-Za-z0-9] and @extra. */
+static int parse_name_list(const struct pline *l, const char *key, const char *s, const char *extra,
+			   char ***v, size_t *n)
+{
+	char *copy = xstrdup(s), *save = NULL;
+	int r = 0;
+
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (!valid_name(t, extra)) {
+			r = perr(l, "%s: '%s' is not a valid name", key, t);
+			break;
+		}
+		for (size_t i = 0; i < *n; i++)
+			if (!strcmp((*v)[i], t))
+				r = perr(l, "%s: '%s' listed twice", key, t);
+		if (r < 0)
+			break;
+		VEC_PUSH(*v, *n, xstrdup(t));
+	}
+	free(copy);
+	if (!r && !*n)
+		r = perr(l, "%s= is empty", key);
+	return r;
+}
+
+/* A one-line attribute value: not empty, no newline. */
+static int parse_text(const struct pline *l, const char *key, const char *s, char **ret)
+{
+	if (!*s || strchr(s, '\n'))
+		return perr(l, "%s=%s: bad value", key, s);
+	*ret = xstrdup(s);
+	return 0;
+}
+
 static int spec_block(struct pline *l)
 {
 	struct blockdev *b;
-	const char *s;
+	const char *s, *slaves;
 	int r;
 
 	r = pl_check(l, 3, 3);
@@ -1609,15 +1701,39 @@ static int spec_block(struct pline *l)
 		if (S.blks[i]->major == b->major && S.blks[i]->minor == b->minor)
 			return perr(l, "block device %u:%u declared twice", b->major, b->minor);
 	}
-	if (!(s = pl_get(l, "parent")))
-		return perr(l, "missing parent= (a PCI address, or a disk for a partition)");
-	b->parent_name = xstrdup(s);
+	s = pl_get(l, "parent");
+	slaves = pl_get(l, "slaves");
+	if (!s == !slaves)
+		return perr(l, "expected parent= (a PCI address, or a disk for a partition) or slaves= (a virtual device), not %s",
+			    s ? "both" : "neither");
+	if (s) {
+		b->parent_name = xstrdup(s);
+	} else {
+		b->virt = true;
+		if (strcmp(slaves, "none") &&
+		    (r = parse_name_list(l, "slaves", slaves, "_-", &b->slave_names, &b->nslaves)) < 0)
+			return r;
+		for (size_t i = 0; i < b->nslaves; i++)
+			if (!strcmp(b->slave_names[i], b->name))
+				return perr(l, "%s cannot be its own slave", b->name);
+	}
+	if ((s = pl_get(l, "dm_name")) && (r = parse_text(l, "dm_name", s, &b->dm_name)) < 0)
+		return r;
+	if ((s = pl_get(l, "dm_uuid")) && (r = parse_text(l, "dm_uuid", s, &b->dm_uuid)) < 0)
+		return r;
+	if ((s = pl_get(l, "md_level")) && (r = parse_text(l, "md_level", s, &b->md_level)) < 0)
+		return r;
+	if (!b->virt && (b->dm_name || b->dm_uuid || b->md_level))
+		return perr(l, "dm_name=, dm_uuid= and md_level= are for virtual devices (slaves=)");
+	if ((b->dm_name || b->dm_uuid) && b->md_level)
+		return perr(l, "a device is dm or md, not both");
 	return pl_done(l);
 }
 
 static int spec_mount(struct pline *l)
 {
 	struct mountent *m;
+	const char *s;
 	int r;
 
 	r = pl_check(l, 4, 4);
@@ -1634,7 +1750,178 @@ static int spec_mount(struct pline *l)
 	if (!valid_name(l->w[3], "_-."))
 		return perr(l, "'%s' is not a file system type", l->w[3]);
 	m->fstype = xstrdup(l->w[3]);
+	if ((s = pl_get(l, "source")) && (r = parse_text(l, "source", s, &m->source)) < 0)
+		return r;
 	return pl_done(l);
+}
+
+/* A number from -32768 to 32767. */
+static int parse_prio(const char *s, int *ret)
+{
+	unsigned v;
+
+	if (s[0] == '-') {
+		if (parse_uint(s + 1, 32768, &v) < 0)
+			return -EINVAL;
+		*ret = -(int)v;
+		return 0;
+	}
+	if (parse_uint(s, 32767, &v) < 0)
+		return -EINVAL;
+	*ret = (int)v;
+	return 0;
+}
+
+static int spec_swap(struct pline *l)
+{
+	struct swapent *sw;
+	const char *s;
+	unsigned v;
+	int r, auto_prio = -2;    /* swapon without a priority: -2, -3, ... */
+
+	r = pl_check(l, 2, 2);
+	if (r < 0)
+		return r;
+	if (l->w[1][0] != '/' || strchr(l->w[1], '\n'))
+		return perr(l, "'%s' is not an absolute path", l->w[1]);
+	for (size_t i = 0; i < S.nswaps; i++) {
+		if (!strcmp(S.swaps[i]->path, l->w[1]))
+			return perr(l, "swap %s declared twice", l->w[1]);
+		if (!S.swaps[i]->prio_given)
+			auto_prio--;
+	}
+	sw = xcalloc(1, sizeof(*sw));
+	sw->line = l->no;
+	sw->path = xstrdup(l->w[1]);
+	sw->file = strncmp(sw->path, "/dev/", 5) != 0;
+	sw->size = 8388604;
+	sw->prio = auto_prio;
+	VEC_PUSH(S.swaps, S.nswaps, sw);
+	if ((s = pl_get(l, "type"))) {
+		if (strcmp(s, "partition") && strcmp(s, "file"))
+			return perr(l, "type=%s: expected partition or file", s);
+		sw->file = !strcmp(s, "file");
+	}
+	if ((s = pl_get(l, "size"))) {
+		if (parse_uint(s, UINT_MAX, &v) < 0)
+			return perr(l, "size=%s: expected kB", s);
+		sw->size = v;
+	}
+	if ((s = pl_get(l, "used"))) {
+		if (parse_uint(s, UINT_MAX, &v) < 0 || v > sw->size)
+			return perr(l, "used=%s: expected kB, at most size=", s);
+		sw->used = v;
+	}
+	if ((s = pl_get(l, "priority"))) {
+		if (parse_prio(s, &sw->prio) < 0)
+			return perr(l, "priority=%s: expected -32768 to 32767", s);
+		sw->prio_given = true;
+	}
+	return pl_done(l);
+}
+
+/* 8-4-4-4-12 lowercase hex digits. */
+static bool valid_uuid(const char *s)
+{
+	static const size_t groups[] = { 8, 4, 4, 4, 12 };
+
+	for (size_t g = 0; g < ARRAY_SIZE(groups); g++) {
+		if (!is_hex_n(s, groups[g]))
+			return false;
+		s += groups[g];
+		if (*s != (g + 1 < ARRAY_SIZE(groups) ? '-' : '\0'))
+			return false;
+		s += *s == '-';
+	}
+	return true;
+}
+
+static int spec_btrfs(struct pline *l)
+{
+	struct btrfsfs *fs;
+	const char *s;
+	int r;
+
+	r = pl_check(l, 2, 2);
+	if (r < 0)
+		return r;
+	if (!valid_uuid(l->w[1]))
+		return perr(l, "'%s' is not a file system UUID (8-4-4-4-12 lowercase hex)", l->w[1]);
+	for (size_t i = 0; i < S.nbtrfs; i++)
+		if (!strcmp(S.btrfs[i]->uuid, l->w[1]))
+			return perr(l, "btrfs %s declared twice", l->w[1]);
+	fs = xcalloc(1, sizeof(*fs));
+	fs->line = l->no;
+	fs->uuid = xstrdup(l->w[1]);
+	VEC_PUSH(S.btrfs, S.nbtrfs, fs);
+	if (!(s = pl_get(l, "devices")))
+		return perr(l, "missing devices= (its block devices)");
+	if ((r = parse_name_list(l, "devices", s, "_-", &fs->dev_names, &fs->ndevs)) < 0)
+		return r;
+	return pl_done(l);
+}
+
+static int spec_console(struct pline *l)
+{
+	struct sbuf b = { 0 };
+	int r;
+
+	r = pl_check(l, 2, MAX_WORDS);
+	if (r < 0)
+		return r;
+	if (S.console)
+		return perr(l, "console declared twice");
+	for (size_t i = 1; i < l->npos; i++) {
+		if (!valid_name(l->w[i], "_-.")) {
+			free(b.p);
+			return perr(l, "'%s' is not a console name (tty0, ttyS0, ...)", l->w[i]);
+		}
+		sb_printf(&b, "%s%s", i > 1 ? " " : "", l->w[i]);
+	}
+	S.console = b.p;
+	return pl_done(l);
+}
+
+/* tty NAME [parent=DEV] and fb N parent=DEV */
+static int spec_classdev(struct pline *l, bool fb)
+{
+	struct classdev ***v = fb ? &S.fbs : &S.ttys, *c;
+	size_t *nv = fb ? &S.nfbs : &S.nttys;
+	const char *s;
+	unsigned n = 0;
+	int r;
+
+	r = pl_check(l, 2, 2);
+	if (r < 0)
+		return r;
+	if (fb ? parse_uint(l->w[1], 31, &n) < 0 : !valid_name(l->w[1], "_-."))
+		return perr(l, fb ? "'%s': expected a framebuffer number 0 to 31" : "'%s' is not a tty name",
+			    l->w[1]);
+	if (!fb && !strcmp(l->w[1], "console"))
+		return perr(l, "the console tty comes from the console line");
+	c = xcalloc(1, sizeof(*c));
+	c->line = l->no;
+	c->n = n;
+	c->name = fb ? xasprintf("fb%u", n) : xstrdup(l->w[1]);
+	VEC_PUSH(*v, *nv, c);
+	for (size_t i = 0; i + 1 < *nv; i++)
+		if (!strcmp((*v)[i]->name, c->name))
+			return perr(l, "%s declared twice", c->name);
+	if ((s = pl_get(l, "parent")))
+		c->parent_name = xstrdup(s);
+	else if (fb)
+		return perr(l, "missing parent= (the PCI or platform device of the framebuffer)");
+	return pl_done(l);
+}
+
+static int spec_tty(struct pline *l)
+{
+	return spec_classdev(l, false);
+}
+
+static int spec_fb(struct pline *l)
+{
+	return spec_classdev(l, true);
 }
 
 static int spec_platform(struct pline *l)
@@ -1971,6 +2258,11 @@ static int spec_process(struct pline *l)
 	if (!s || !*s || strlen(s) > 15 || strchr(s, '\n'))
 		return perr(l, "expected comm=NAME (at most 15 characters)");
 	p->comm = xstrdup(s);
+	if ((s = pl_get(l, "cgroup"))) {
+		if (s[0] != '/' || strchr(s, '\n'))
+			return perr(l, "cgroup=%s: expected an absolute cgroup path (/system.slice/...)", s);
+		p->cgroup = xstrdup(s);
+	}
 	if ((s = pl_get(l, "fds"))) {
 		char *copy = xstrdup(s), *save = NULL;
 
@@ -2051,6 +2343,55 @@ static int spec_resolve_system(const char *file)
 	return 0;
 }
 
+static struct blockdev *find_block_majmin(unsigned major, unsigned minor)
+{
+	for (size_t i = 0; i < S.nblks; i++)
+		if (S.blks[i]->major == major && S.blks[i]->minor == minor)
+			return S.blks[i];
+	return NULL;
+}
+
+/* The block device called @name among the first @n declared, else NULL. */
+static struct blockdev *find_block_before(const char *name, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(S.blks[i]->name, name))
+			return S.blks[i];
+	return NULL;
+}
+
+/*
+ * The sysfs directory of block device @i: under its PCI controller, under its
+ * disk (a partition), or in sys/devices/virtual/block (slaves=).  A disk and
+ * the slaves must be declared before, which also rules out cycles.
+ */
+static int block_resolve(const struct pline *l, size_t i)
+{
+	struct blockdev *b = S.blks[i];
+
+	if (b->virt) {
+		b->path = xasprintf("sys/devices/virtual/block/%s", b->name);
+		b->slaves = xcalloc(b->nslaves, sizeof(*b->slaves));
+		for (size_t j = 0; j < b->nslaves; j++)
+			if (!(b->slaves[j] = find_block_before(b->slave_names[j], i)))
+				return perr(l, "slaves: %s is not a block device declared before", b->slave_names[j]);
+	} else if (valid_bdf(b->parent_name)) {
+		b->dev = find_device(BUS_PCI, b->parent_name);
+		if (!b->dev)
+			return perr(l, "parent=%s is not a declared pci device", b->parent_name);
+		b->path = xasprintf("%s/block/%s", b->dev->path, b->name);
+	} else {
+		b->disk = find_block_before(b->parent_name, i);
+		if (!b->disk || b->disk->disk)
+			return perr(l, "parent=%s is neither a pci device nor a disk declared before",
+				    b->parent_name);
+		if (!isdigit((unsigned char)b->name[strlen(b->name) - 1]))
+			return perr(l, "partition name %s does not end in its number", b->name);
+		b->path = xasprintf("%s/%s", b->disk->path, b->name);
+	}
+	return 0;
+}
+
 /* Cross-references, derived ids and consistency of the initial state. */
 static int spec_resolve(const char *file)
 {
@@ -2121,34 +2462,47 @@ static int spec_resolve(const char *file)
 		if (!S.drvs[i]->mod || S.drvs[i]->mod->loaded)
 			VEC_PUSH(S.reg, S.nreg, S.drvs[i]);
 	for (size_t i = 0; i < S.nblks; i++) {
-		struct blockdev *b = S.blks[i];
-
-		l.no = b->line;
-		if (valid_bdf(b->parent_name)) {
-			b->dev = find_device(BUS_PCI, b->parent_name);
-			if (!b->dev)
-				return perr(&l, "parent=%s is not a declared pci device", b->parent_name);
-			b->path = xasprintf("%s/block/%s", b->dev->path, b->name);
-		} else {
-			b->disk = find_block(b->parent_name);
-			if (!b->disk || b->disk->disk || b->disk == b || !b->disk->dev)
-				return perr(&l, "parent=%s is neither a pci device nor a disk declared before",
-					    b->parent_name);
-			if (!isdigit((unsigned char)b->name[strlen(b->name) - 1]))
-				return perr(&l, "partition name %s does not end in its number", b->name);
-			b->path = xasprintf("%s/%s", b->disk->path, b->name);
-		}
+		l.no = S.blks[i]->line;
+		if ((r = block_resolve(&l, i)) < 0)
+			return r;
 	}
 	for (size_t i = 0; i < S.nmnts; i++) {
 		struct mountent *m = S.mnts[i];
-		bool found = m->major == 0;
 
 		l.no = m->line;
-		for (size_t j = 0; j < S.nblks; j++)
-			if (S.blks[j]->major == m->major && S.blks[j]->minor == m->minor)
-				found = true;
-		if (!found)
-			return perr(&l, "%u:%u is not a declared block device", m->major, m->minor);
+		if (m->major && !find_block_majmin(m->major, m->minor))
+			return perr(&l, "%u:%u is not a declared block device (only major 0, an anonymous device, can be undeclared)",
+				    m->major, m->minor);
+	}
+	for (size_t i = 0; i < S.nswaps; i++) {
+		const struct swapent *sw = S.swaps[i];
+
+		l.no = sw->line;
+		if (!sw->file && (strncmp(sw->path, "/dev/", 5) || !find_block(sw->path + 5)))
+			return perr(&l, "swap partition %s is not /dev/NAME of a declared block device (type=file?)",
+				    sw->path);
+	}
+	for (size_t i = 0; i < S.nbtrfs; i++) {
+		struct btrfsfs *fs = S.btrfs[i];
+
+		l.no = fs->line;
+		fs->devs = xcalloc(fs->ndevs, sizeof(*fs->devs));
+		for (size_t j = 0; j < fs->ndevs; j++)
+			if (!(fs->devs[j] = find_block(fs->dev_names[j])))
+				return perr(&l, "devices: %s is not a declared block device", fs->dev_names[j]);
+	}
+	for (size_t i = 0; i < S.nttys + S.nfbs; i++) {
+		struct classdev *c = i < S.nttys ? S.ttys[i] : S.fbs[i - S.nttys];
+
+		l.no = c->line;
+		if (!c->parent_name)
+			continue;
+		c->dev = find_device(valid_bdf(c->parent_name) ? BUS_PCI : BUS_PLATFORM, c->parent_name);
+		if (!c->dev)
+			return perr(&l, "parent=%s is not a declared pci or platform device", c->parent_name);
+		if (!(c->drv = c->dev->drv))
+			return perr(&l, "parent %s has no driver=: no driver would have created %s",
+				    c->parent_name, c->name);
 	}
 	return spec_resolve_system(file);
 }
@@ -2214,6 +2568,11 @@ static int spec_load(const char *file)
 		{ "hugepages", spec_hugepages },
 		{ "hugepool", spec_hugepool },
 		{ "process", spec_process },
+		{ "swap", spec_swap },
+		{ "btrfs", spec_btrfs },
+		{ "console", spec_console },
+		{ "tty", spec_tty },
+		{ "fb", spec_fb },
 	};
 	char *line = NULL;
 	size_t cap = 0;
@@ -2278,15 +2637,46 @@ static void model_free(void)
 		free(S.devs[i]);
 	}
 	for (size_t i = 0; i < S.nblks; i++) {
-		free(S.blks[i]->name);
-		free(S.blks[i]->parent_name);
-		free(S.blks[i]->path);
-		free(S.blks[i]);
+		struct blockdev *b = S.blks[i];
+
+		for (size_t j = 0; j < b->nslaves; j++)
+			free(b->slave_names[j]);
+		free(b->slave_names);
+		free(b->slaves);
+		free(b->dm_name);
+		free(b->dm_uuid);
+		free(b->md_level);
+		free(b->name);
+		free(b->parent_name);
+		free(b->path);
+		free(b);
 	}
 	for (size_t i = 0; i < S.nmnts; i++) {
 		free(S.mnts[i]->point);
 		free(S.mnts[i]->fstype);
+		free(S.mnts[i]->source);
 		free(S.mnts[i]);
+	}
+	for (size_t i = 0; i < S.nswaps; i++) {
+		free(S.swaps[i]->path);
+		free(S.swaps[i]);
+	}
+	for (size_t i = 0; i < S.nbtrfs; i++) {
+		struct btrfsfs *fs = S.btrfs[i];
+
+		for (size_t j = 0; j < fs->ndevs; j++)
+			free(fs->dev_names[j]);
+		free(fs->dev_names);
+		free(fs->devs);
+		free(fs->uuid);
+		free(fs);
+	}
+	for (size_t i = 0; i < S.nttys + S.nfbs; i++) {
+		struct classdev *c = i < S.nttys ? S.ttys[i] : S.fbs[i - S.nttys];
+
+		free(c->name);
+		free(c->parent_name);
+		free(c);
 	}
 	for (size_t i = 0; i < S.nvts; i++) {
 		free(S.vts[i]->desc);
@@ -2319,6 +2709,7 @@ static void model_free(void)
 		free(p->fdtargets);
 		free(p->fdnums);
 		free(p->comm);
+		free(p->cgroup);
 		free(p);
 	}
 	free(S.vts);
@@ -2332,6 +2723,11 @@ static void model_free(void)
 	free(S.devs);
 	free(S.blks);
 	free(S.mnts);
+	free(S.swaps);
+	free(S.btrfs);
+	free(S.console);
+	free(S.ttys);
+	free(S.fbs);
 	memset(&S, 0, sizeof(S));
 }
 
@@ -2356,6 +2752,7 @@ enum attr {
 	AT_AUTOPROBE,           /* bus: drivers_autoprobe */
 	AT_REFCNT,              /* module: refcnt */
 	AT_MOUNTINFO,           /* proc/self/mountinfo */
+	AT_SWAPS,               /* proc/swaps */
 	AT_DEVNODE,             /* dev/vfio/N, dev/vfio/vfio */
 	AT_VT_BIND,             /* vtconN/bind */
 	AT_GOVERNOR,            /* policyN/scaling_governor */
@@ -2739,12 +3136,19 @@ static void build_module(struct module *m)
 			       m->name, m->holders[i]->name);
 }
 
+/*
+ * Every block device: dev, holders/ and the class and dev links.  A disk also
+ * has slaves/ and sys/block/NAME, a partition its partition number (and no
+ * slaves/, as in add_partition()).  A dm or md device links each of its slaves
+ * in slaves/, and each slave links it back in holders/.
+ */
 static void build_blocks(void)
 {
 	for (size_t i = 0; i < S.nblks; i++) {
 		struct blockdev *b = S.blks[i];
 
 		settext(mktext("%s/dev", b->path), "%u:%u\n", b->major, b->minor);
+		mkdirf("%s/holders", b->path);
 		if (b->disk) {
 			const char *d = b->name + strlen(b->name);
 
@@ -2752,9 +3156,63 @@ static void build_blocks(void)
 				d--;
 			settext(mktext("%s/partition", b->path), "%s\n", d);
 		} else {
+			mkdirf("%s/slaves", b->path);
 			mklink(xstrdup(b->path), "sys/block/%s", b->name);
 		}
+		mklink(xstrdup(b->path), "sys/class/block/%s", b->name);
 		mklink(xstrdup(b->path), "sys/dev/block/%u:%u", b->major, b->minor);
+		if (b->dm_name)
+			settext(mktext("%s/dm/name", b->path), "%s\n", b->dm_name);
+		if (b->dm_uuid)
+			settext(mktext("%s/dm/uuid", b->path), "%s\n", b->dm_uuid);
+		if (b->md_level)
+			settext(mktext("%s/md/level", b->path), "%s\n", b->md_level);
+		for (size_t j = 0; j < b->nslaves; j++) {
+			const struct blockdev *sl = b->slaves[j];
+
+			mklink(xstrdup(sl->path), "%s/slaves/%s", b->path, sl->name);
+			mklink(xstrdup(b->path), "%s/holders/%s", sl->path, b->name);
+		}
+	}
+	for (size_t i = 0; i < S.nbtrfs; i++) {
+		const struct btrfsfs *fs = S.btrfs[i];
+
+		for (size_t j = 0; j < fs->ndevs; j++)
+			mklink(xstrdup(fs->devs[j]->path), "sys/fs/btrfs/%s/devices/%s", fs->uuid,
+			       fs->devs[j]->name);
+	}
+}
+
+/* A tty or framebuffer exists while its parent is bound to the spec's driver. */
+static bool classdev_present(const struct classdev *c)
+{
+	return !c->dev || (!c->dev->removed && c->dev->drv == c->drv);
+}
+
+/* sys/class/tty/console/active, ttys and framebuffers (see struct classdev). */
+static void build_consoles(void)
+{
+	if (S.console) {
+		settext(mktext("sys/devices/virtual/tty/console/active"), "%s\n", S.console);
+		mklink(xstrdup("sys/devices/virtual/tty/console"), "sys/class/tty/console");
+	}
+	for (size_t i = 0; i < S.nttys + S.nfbs; i++) {
+		const struct classdev *c = i < S.nttys ? S.ttys[i] : S.fbs[i - S.nttys];
+		const char *cls = i < S.nttys ? "tty" : "graphics";
+		char *path;
+
+		if (!classdev_present(c))
+			continue;
+		if (c->dev)
+			path = xasprintf("%s/%s/%s", c->dev->path, cls, c->name);
+		else
+			path = xasprintf("sys/devices/virtual/%s/%s", cls, c->name);
+		mkdirf("%s", path);
+		if (c->dev)
+			mklink(xstrdup(c->dev->path), "%s/device", path);
+		if (i >= S.nttys)
+			settext(mktext("%s/dev", path), "29:%u\n", c->n);
+		mklink(path, "sys/class/%s/%s", cls, c->name);
 	}
 }
 
@@ -2906,6 +3364,7 @@ static void build_processes(void)
 		if (process_gone(p))
 			continue;
 		settext(mktext("proc/%u/comm", p->pid), "%s\n", p->comm);
+		settext(mktext("proc/%u/cgroup", p->pid), "0::%s\n", p->cgroup ? p->cgroup : "/");
 		mkdirf("proc/%u/fd", p->pid)->mode = 0500;
 		for (size_t f = 0; f < p->nfds; f++) {
 			char *path = xasprintf("proc/%u/fd/%u", p->pid, p->fdnums[f]);
@@ -2925,6 +3384,7 @@ static void build_tree(void)
 	tree_dir("sys/module");
 	tree_dir("sys/dev/block");
 	tree_dir("sys/block");
+	tree_dir("sys/class/block");
 	tree_dir("proc/self");
 	tree_dir("dev");
 	for (enum bus b = 0; b < _BUS_MAX; b++) {
@@ -2944,6 +3404,8 @@ static void build_tree(void)
 			build_module(S.mods[i]);
 	build_blocks();
 	tree_file("proc/self/mountinfo", 0444, AT_MOUNTINFO, NULL);
+	tree_file("proc/swaps", 0444, AT_SWAPS, NULL);
+	build_consoles();
 	build_vfio();
 	build_vtcons();
 	build_cpufreq();
@@ -2954,24 +3416,49 @@ static void build_tree(void)
 /* ------------------------------------------------------------------------ */
 /* Attribute show and store.                                                */
 
+/* mangle() and seq_file_path(): space, tab, newline and backslash as octal. */
+static void sb_mangle(struct sbuf *b, const char *s)
+{
+	for (const char *c = s; *c; c++) {
+		if (strchr(" \t\n\\", *c))
+			sb_printf(b, "\\%03o", (unsigned char)*c);
+		else
+			sb_printf(b, "%c", *c);
+	}
+}
+
 static void show_mountinfo(struct sbuf *b)
 {
 	for (size_t i = 0; i < S.nmnts; i++) {
 		const struct mountent *m = S.mnts[i];
-		const char *src = m->fstype;
+		const struct blockdev *bd = find_block_majmin(m->major, m->minor);
 
-		for (size_t j = 0; j < S.nblks; j++)
-			if (S.blks[j]->major == m->major && S.blks[j]->minor == m->minor)
-				src = S.blks[j]->name;
 		sb_printf(b, "%zu %zu %u:%u / ", 21 + i, i ? (size_t)21 : (size_t)1, m->major, m->minor);
-		/* Like the kernel, escape space, tab, newline and backslash as octal. */
-		for (const char *c = m->point; *c; c++) {
-			if (strchr(" \t\n\\", *c))
-				sb_printf(b, "\\%03o", (unsigned char)*c);
-			else
-				sb_printf(b, "%c", *c);
-		}
-		sb_printf(b, " rw,relatime - %s %s%s rw\n", m->fstype, m->major ? "/dev/" : "", src);
+		sb_mangle(b, m->point);
+		sb_printf(b, " rw,relatime - %s ", m->fstype);
+		if (m->source)
+			sb_mangle(b, m->source);
+		else if (m->major && bd)
+			sb_printf(b, "/dev/%s", bd->name);
+		else
+			sb_printf(b, "%s", m->fstype);
+		sb_printf(b, " rw\n");
+	}
+}
+
+/* swap_show(): the path padded to 40 columns, then tabs. */
+static void show_swaps(struct sbuf *b)
+{
+	sb_printf(b, "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n");
+	for (size_t i = 0; i < S.nswaps; i++) {
+		const struct swapent *sw = S.swaps[i];
+		size_t start = b->len, len;
+
+		sb_mangle(b, sw->path);
+		len = b->len - start;
+		sb_printf(b, "%*s%s\t%lu\t%s%lu\t%s%d\n", len < 40 ? (int)(40 - len) : 1, " ",
+			  sw->file ? "file\t" : "partition", sw->size, sw->size < 10000000 ? "\t" : "",
+			  sw->used, sw->used < 10000000 ? "\t" : "", sw->prio);
 	}
 }
 
@@ -2979,6 +3466,7 @@ static void show_meminfo(struct sbuf *b)
 {
 	struct hsize *def = hp_default();
 	unsigned long total = 0, hugetlb = 0, cached, buffers, apps, memfree;
+	unsigned long swap_total = 0, swap_used = 0;
 
 	for (size_t i = 0; i < S.nnodes; i++)
 		total += S.nodes[i]->mem_kb;
@@ -2986,6 +3474,10 @@ static void show_meminfo(struct sbuf *b)
 		total = 16UL << 20;
 	for (size_t i = 0; i < S.nhps; i++)
 		hugetlb += (unsigned long)hp_count(S.hps[i], -1, HP_NR) * S.hps[i]->kb;
+	for (size_t i = 0; i < S.nswaps; i++) {
+		swap_total += S.swaps[i]->size;
+		swap_used += S.swaps[i]->used;
+	}
 	cached = total / 8;
 	buffers = total / 64;
 	apps = total / 8;
@@ -2995,8 +3487,8 @@ static void show_meminfo(struct sbuf *b)
 	sb_printf(b, "MemAvailable:   %8lu kB\n", memfree + cached);
 	sb_printf(b, "Buffers:        %8lu kB\n", buffers);
 	sb_printf(b, "Cached:         %8lu kB\n", cached);
-	sb_printf(b, "SwapTotal:      %8lu kB\n", 0UL);
-	sb_printf(b, "SwapFree:       %8lu kB\n", 0UL);
+	sb_printf(b, "SwapTotal:      %8lu kB\n", swap_total);
+	sb_printf(b, "SwapFree:       %8lu kB\n", swap_total - swap_used);
 	if (!def)
 		return;
 	sb_printf(b, "HugePages_Total:   %5ld\n", hp_count(def, -1, HP_NR));
@@ -3027,6 +3519,9 @@ static void show(const struct node *n, struct sbuf *b)
 		break;
 	case AT_MOUNTINFO:
 		show_mountinfo(b);
+		break;
+	case AT_SWAPS:
+		show_swaps(b);
 		break;
 	case AT_VT_BIND:
 		sb_printf(b, "%d\n", vt_bound(n->obj));
@@ -3218,6 +3713,7 @@ static int store(const struct node *n, const char *buf, size_t len)
 	case AT_TEXT:
 	case AT_REFCNT:
 	case AT_MOUNTINFO:
+	case AT_SWAPS:
 	case AT_HP_FREE:
 	case AT_HP_RESV:
 	case AT_HP_SURPLUS:
@@ -3240,6 +3736,9 @@ static void faults_clear(void)
 		free(F.nobind[i]);
 	for (size_t i = 0; i < F.nrc; i++)
 		free(F.rc[i].mod);
+	for (size_t i = 0; i < F.nunreadable; i++)
+		free(F.unreadable[i]);
+	free(F.unreadable);
 	free(F.v);
 	free(F.nobind);
 	free(F.rc);
@@ -3354,6 +3853,13 @@ static int faults_line(unsigned no, char *line)
 		VEC_PUSH(F.gone, F.ngone, v);
 		return 0;
 	}
+	if (!strcmp(w[0], "unreadable")) {
+		free(key);
+		if (nw != 2)
+			return ferr(no, "expected: unreadable PATH");
+		VEC_PUSH(F.unreadable, F.nunreadable, xstrdup(w[1] + (w[1][0] == '/')));
+		return 0;
+	}
 	if (strchr(w[0], '/')) {
 		struct fault f = { .key = key };
 		char *end;
@@ -3448,6 +3954,42 @@ static bool fault_path_matches(const struct fault *f, const char *path)
 	m = !strcmp(r, path);
 	free(r);
 	return m;
+}
+
+/* @path is @dir or below it ("" is the root, above everything). */
+static bool path_below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return !n || (!strncmp(path, dir, n) && (!path[n] || path[n] == '/'));
+}
+
+/*
+ * An unreadable fault covers @path: it is the fault's PATH or below it, either
+ * literally (a link itself, for readlink) or once PATH is resolved (what open
+ * sees through links).  A glob also covers what is below its matches.
+ */
+static bool faults_unreadable(const char *path)
+{
+	for (size_t i = 0; i < F.nunreadable; i++) {
+		const char *u = F.unreadable[i];
+		char *r;
+		bool m;
+
+		if (strpbrk(u, "*?[")) {
+			if (fnmatch(u, path, FNM_PATHNAME | FNM_LEADING_DIR) == 0)
+				return true;
+			continue;
+		}
+		if (path_below(path, u))
+			return true;
+		r = tree_resolve(u);
+		m = path_below(path, r);
+		free(r);
+		if (m)
+			return true;
+	}
+	return false;
 }
 
 /* The first matching hang and the first matching error for @path. */
@@ -3602,11 +4144,14 @@ static int sim_readlink(const char *path, char *buf, size_t size)
 	if (!size)
 		return -EINVAL;
 	pthread_mutex_lock(&g_lock);
+	faults_load();
 	n = tree_lookup(rel(path));
 	if (!n)
 		r = -ENOENT;
 	else if (n->type != NT_LINK)
 		r = -EINVAL;
+	else if (faults_unreadable(rel(path)))
+		r = -EACCES;
 	else
 		snprintf(buf, size, "%s", n->text);
 	pthread_mutex_unlock(&g_lock);
@@ -3643,6 +4188,25 @@ static int sim_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 	return r;
 }
 
+/* Only for the unreadable fault: directories are always readable otherwise. */
+static int sim_opendir(const char *path, struct fuse_file_info *fi)
+{
+	const struct node *n;
+	int r = 0;
+
+	pthread_mutex_lock(&g_lock);
+	faults_load();
+	n = tree_lookup(rel(path));
+	if (!n)
+		r = -ENOENT;
+	else if (n->type != NT_DIR)
+		r = -ENOTDIR;
+	else if (faults_unreadable(rel(path)))
+		r = -EACCES;
+	pthread_mutex_unlock(&g_lock);
+	return r;
+}
+
 /* kernfs_fop_open(): EACCES when the attribute cannot be read or written. */
 static int sim_open(const char *path, struct fuse_file_info *fi)
 {
@@ -3659,6 +4223,8 @@ static int sim_open(const char *path, struct fuse_file_info *fi)
 	else if (acc != O_WRONLY && !(n->mode & 0444))
 		r = -EACCES;
 	else if (acc != O_RDONLY && !(n->mode & 0222))
+		r = -EACCES;
+	else if (faults_unreadable(rel(path)))
 		r = -EACCES;
 	pthread_mutex_unlock(&g_lock);
 	fi->direct_io = 1;
@@ -3871,6 +4437,7 @@ static const struct fuse_operations sim_ops = {
 	.getattr = sim_getattr,
 	.readlink = sim_readlink,
 	.readdir = sim_readdir,
+	.opendir = sim_opendir,
 	.open = sim_open,
 	.read = sim_read,
 	.write = sim_write,
