@@ -15,3 +15,7 @@ struct pci_list {
 
 /* 0, or a negative errno after log_fail() (hostdev without a domain XML). */
 int pci_devices(const struct run *run, struct pci_list *ret);
+
+struct plan;
+/* Plans loading the vfio modules that are not loaded (vfio.c); refuses when one is missing. */
+int vfio_plan_load(struct plan *p);

@@ -20,7 +20,7 @@
  * Prepare order (release runs the records backwards): hugepages first, while memory is least
  * fragmented; the display manager stops before the consoles (a console in graphics mode cannot
  * be unbound); the consoles and framebuffer let go before the GPU driver is unloaded; the
- * driver goes before vfio-pci takes the device; the vfio modules load before that.
+ * driver goes before vfio-pci takes the device (the PCI stage loads the vfio modules first).
  */
 static const struct stage *const stages[] = {
 	&stage_hugepages, &stage_display, &stage_vtcon, &stage_framebuffer, &stage_kmod,

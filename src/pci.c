@@ -194,8 +194,12 @@ static int pci_plan(struct plan *p)
 	int r;
 
 	r = pci_devices(p->run, &l);
+	if (r < 0 || l.n == 0)
+		return r;
 	for (size_t i = 0; r >= 0 && i < l.n; i++)
 		r = check_device(p, &l, l.bdf[i]);
+	if (r >= 0)
+		r = vfio_plan_load(p);
 	for (size_t i = 0; r >= 0 && i < l.n; i++)
 		r = plan_detach(p, l.bdf[i]);
 	return r;

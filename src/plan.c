@@ -536,7 +536,9 @@ static int exec_op(struct run *run, struct state *s, ssize_t rec_index, const st
 		struct sd_bus *bus = NULL;
 		char result[32];
 		r = bus_connect(&bus);
-		if (r >= 0)
+		if (r < 0)
+			r = -ECANCELED;
+		else
 			r = bus_unit_job(bus, o->type == OP_UNIT_STOP ? "StopUnit" : "StartUnit", o->value, o->timeout,
 					 result, sizeof(result));
 		bus_close(bus);
@@ -548,7 +550,7 @@ static int exec_op(struct run *run, struct state *s, ssize_t rec_index, const st
 		if (r >= 0)
 			r = bus_set_allowed_cpus(bus, o->path, o->value);
 		bus_close(bus);
-		return r;
+		return r < 0 ? -ECANCELED : 0; /* a method call: done, or not at all */
 	}
 	case OP_HUGEPAGES:
 		return exec_hugepages(s, rec_index, o, run);
@@ -613,6 +615,13 @@ int plan_apply(struct run *run, struct state *s, const struct action *a)
 		}
 		if (r < 0 && o->type == OP_HUGEPAGES)
 			return r; /* reported where the shortfall is known */
+		if (r < 0 && (o->type == OP_UNIT_STOP || o->type == OP_UNIT_START || o->type == OP_SET_CPUS)) {
+			/* systemd refused the call itself: no job was made, nothing changed */
+			if (r == -ECANCELED && i == 0 && a->has_record)
+				(void)state_drop(s, (size_t)idx);
+			return undo ? log_error(stage, 0, "%s: %s", o->fail, bus_last_error())
+				    : log_fail(stage, 0, "%s: %s", o->fail, bus_last_error());
+		}
 		if (r < 0)
 			return undo ? log_error(stage, r, "%s", o->fail) : log_fail(stage, r, "%s", o->fail);
 	}

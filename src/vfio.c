@@ -4,7 +4,8 @@
  * is given PCI devices, when they are not loaded yet, and unloaded again once nothing uses
  * them. They are shared by every VM: a VM that finds them loaded for another VM holds them
  * too, and the last one to release unloads them. A module that still drives a device (one the
- * admin put on vfio-pci meanwhile) is left loaded.
+ * admin put on vfio-pci meanwhile) is left loaded. The PCI stage plans the loading, between
+ * the checks of its devices and their detaching.
  */
 #include <string.h>
 
@@ -17,14 +18,10 @@
 
 static const char *const wanted[] = { "vfio_pci", "vfio_iommu_type1" };
 
-static int vfio_plan(struct plan *p)
+int vfio_plan_load(struct plan *p)
 {
-	struct pci_list l;
 	int r;
 
-	r = pci_devices(p->run, &l);
-	if (r < 0 || l.n == 0)
-		return r;
 	/* loaded for another VM: hold them too */
 	for (size_t i = 0; i < p->n_others; i++)
 		for (size_t j = 0; j < p->others[i].n_records; j++) {
@@ -114,6 +111,6 @@ static int vfio_plan_undo(struct plan *p, const struct record *rec, size_t index
 
 const struct stage stage_vfio = {
 	.kind = REC_VFIO,
-	.plan = vfio_plan,
+	.plan = NULL, /* planned by the PCI stage, once its devices passed their checks */
 	.plan_undo = vfio_plan_undo,
 };

@@ -35,6 +35,38 @@ holders=$(ls /sys/module/snd_hda_codec/holders 2>/dev/null | tr '\n' ' ')
 vh_result t2.stages.env $? \
 	"GPU=$(drv "$GPU") AUD=$(drv "$AUD"), loaded: $(mods bochs snd_hda_intel snd_hda_codec), holders of snd_hda_codec: $holders, console '$FBCON' bind=$(fbcon_bind), /proc/fb='$(fbs)', efi-framebuffer.0: $(pdrv efi-framebuffer.0)"
 
+# ------------------------------------------------------------ refused before any change
+# Only the VGA function named, its audio sibling left on snd_hda_intel: the PCI stage refuses.
+# With the console, the firmware framebuffer and the GPU's DRM module in the same config, the
+# refusal must come before any of them is touched: no console switch or driver (un)bind in
+# the kernel log, the same modules, the console still bound.
+UUID_REF=5f1c2a7e-0d4b-4a59-9a64-6f0a8f1b2c0d
+write_conf "$CONF" <<CONF
+vm = (
+  {
+    name = "vh-refused";
+    uuid = "$UUID_REF";
+    vtconsole = true;
+    framebuffer = true;
+    modules = { unload = [ "bochs" ]; };
+    pci = { devices = [ "$GPU" ]; };
+  }
+);
+CONF
+domain_xml vh-refused "$UUID_REF" "$GPU" >"$T/ref.xml"
+dmesg >"$T/ref.k0"
+cut -d' ' -f1 /proc/modules | sort >"$T/ref.m0"
+run_hook "$T/ref.xml" vh-refused prepare begin -
+dmesg >"$T/ref.k1"
+cut -d' ' -f1 /proc/modules | sort >"$T/ref.m1"
+[ "$RC" = 1 ] && one_error_line && grep -q "$AUD" "$HERR"
+vh_result t2.refused.line $? "exit $RC, stderr: '$(herr)'"
+tail -n +"$(($(wc -l <"$T/ref.k0") + 1))" "$T/ref.k1" >"$T/ref.knew"
+! grep -Eiq 'console|fbcon|bind|bochs|vfio|snd_hda|drm' "$T/ref.knew" && cmp -s "$T/ref.m0" "$T/ref.m1" &&
+	[ "$(fbcon_bind)" = 1 ] && [ "$(drv "$GPU")" = bochs-drm ] && [ ! -e "/run/vfiohook/$UUID_REF.state" ]
+vh_result t2.refused.nothing-first $? \
+	"new kernel log lines: '$(tr '\n' '|' <"$T/ref.knew" | cut -c1-300)', modules changed: $(cmp -s "$T/ref.m0" "$T/ref.m1" && echo no || echo yes), console bind=$(fbcon_bind), GPU=$(drv "$GPU")"
+
 # ------------------------------------------------------------ vtconsole alone
 # Nothing else touches the display here, so the console stays registered,
 # unbound, and only vfiohook can bind it again (fbcon does not by itself).
@@ -161,8 +193,8 @@ vh_result t2.hp.release.exact $? \
 	"after release: node0=$(hp_nr 0 2048) (want 4), node1=$(hp_nr 1 2048) (want 0); every pool as before"
 echo 0 >/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages
 
-# 4 x 1 GiB cannot be had on a 1 GiB guest: refused within the timeout,
-# with what it got and what it wanted, and nothing kept.
+# 4 x 1 GiB is more than this 1 GiB guest has: refused before any pool is
+# written, saying so.
 write_conf "$CONF" <<CONF
 vm = (
   {
@@ -174,18 +206,38 @@ vm = (
 CONF
 domain_xml_mem 4194304 1048576 "" vh-1g "$UUID_1G" >"$T/1g.xml"
 snapshot_full "$T/before"
+run_hook "$T/1g.xml" vh-1g prepare begin -
+snapshot_full "$T/after"
+[ "$RC" = 1 ] && one_error_line && grep -q "4 huge pages of 1048576 KiB are more than the .* MiB of memory this host has" "$HERR" &&
+	same_snapshot "$T/before" "$T/after"
+vh_result t2.hp.beyond-memory $? "exit $RC, stderr: '$(herr)'"
+
+# 470 x 2 MiB is less than the guest's memory but more than it has free:
+# refused within the timeout, with what it got and what it wanted, and
+# nothing kept.
+write_conf "$CONF" <<CONF
+vm = (
+  {
+    name = "vh-1g";
+    uuid = "$UUID_1G";
+    hugepages = { size = "2M"; pages = 470; timeout = 2; };
+  }
+);
+CONF
+domain_xml_mem 962560 2048 "" vh-1g "$UUID_1G" >"$T/1g.xml"
+snapshot_full "$T/before"
 t0=$(uptime_s)
 run_hook "$T/1g.xml" vh-1g prepare begin -
 took=$(secs_since "$t0")
 snapshot_full "$T/after"
 [ "$RC" = 1 ] && one_error_line
 vh_result t2.hp.shortfall.exit $? "exit $RC after ${took}s (timeout = 2), stdout $(wc -c <"$HOUT")B, stderr: '$(herr)'"
-got=$(sed -n 's/.*only \([0-9][0-9]*\) of 4 1 GiB huge pages.*/\1/p' "$HERR")
-[ -n "$got" ] && [ "$got" -lt 4 ]
-vh_result t2.hp.shortfall.message $? "got/wanted in the message: '${got:-none}' of 4 1 GiB pages"
+got=$(sed -n 's/.*only \([0-9][0-9]*\) of 470 2 MiB huge pages.*/\1/p' "$HERR")
+[ -n "$got" ] && [ "$got" -lt 470 ]
+vh_result t2.hp.shortfall.message $? "got/wanted in the message: '${got:-none}' of 470 2 MiB pages"
 same_snapshot "$T/before" "$T/after"
 vh_result t2.hp.shortfall.unchanged $? \
-	"every hugepage pool (1 GiB: $(cat "$HP1G/nr_hugepages")), PCI, modules, consoles and state files as before"
+	"every hugepage pool (2 MiB: $(cat "$HP2/nr_hugepages")), PCI, modules, consoles and state files as before"
 
 # ------------------------------------------------------------ failure late in prepare
 # Every stage before the PCI one runs (hugepages, vtcon, framebuffer -- a no-op
