@@ -231,7 +231,17 @@ static int prepare_plan_and_apply(struct run *run)
 	}
 	log_info("prepare", "failed; rolling back %zu change(s)", s.n_records);
 	s.complete = false;
-	r = finish_release(run, &s) > 0 ? EXIT_ROLLBACK : EXIT_FAILED;
+	if (r == -EINPROGRESS && s.n_records > 0) {
+		/* a write still in the kernel: undoing it now could be overtaken by it, so it is
+		 * left recorded for the next release to reconcile, and the start fails with 3 */
+		struct record pending = s.records[--s.n_records];
+		(void)undo_all(run, &s);
+		(void)state_add(&s, &pending);
+		log_error("prepare", 0, "a change whose outcome is not known yet stays recorded in %s/%s",
+			  STATE_DIR, s.file);
+		r = EXIT_ROLLBACK;
+	} else
+		r = finish_release(run, &s) > 0 ? EXIT_ROLLBACK : EXIT_FAILED;
 	state_done(&s);
 	run->state = NULL;
 	return r;

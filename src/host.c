@@ -285,8 +285,10 @@ static int write_now(const char *p, const char *value, size_t len)
 
 /*
  * A sysfs write that can wedge in the kernel (unbinding a busy GPU driver is the classic) is
- * made by a child. The child gets /dev/null as stdin/stdout/stderr: libvirt waits for EOF on
- * the hook's pipes, so an abandoned child must not hold them.
+ * made by a child. The child gets /dev/null as stdin/stdout/stderr and no other descriptor:
+ * libvirt waits for EOF on the hook's pipes, and the next hook run for the lock, so an
+ * abandoned child must hold neither. A child that is still in the kernel at the deadline may
+ * yet finish its write: -ETIMEDOUT means "outcome unknown", not "not done".
  */
 static int write_watchdog(const char *p, const char *value, size_t len, double timeout)
 {
@@ -305,6 +307,9 @@ static int write_watchdog(const char *p, const char *value, size_t len, double t
 			dup2(devnull, 1);
 			dup2(devnull, 2);
 		}
+		/* nothing else: a child stuck in the kernel must not hold the lock's open file
+		 * (the flock stays while any descriptor of it is open) nor anything of libvirt's */
+		close_range(3, ~0U, 0);
 		_exit(-write_now(p, value, len) & 0xff);
 	}
 	for (;;) {

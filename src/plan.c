@@ -599,13 +599,18 @@ int plan_apply(struct run *run, struct state *s, const struct action *a)
 			if (now[0])
 				r = undo ? log_error(stage, 0, "%s within %.1f s (driver: %s)", o->fail, o->timeout, now)
 					 : log_fail(stage, 0, "%s within %.1f s (driver: %s)", o->fail, o->timeout, now);
-			else
-				r = undo ? log_error(stage, 0, "%s: the kernel did not finish the write within %.0f s",
-						     o->fail, o->timeout)
-					 : log_fail(stage, 0,
-						    "%s: the kernel did not finish the write within %.0f s (is something "
-						    "still using the device?)",
-						    o->fail, o->timeout);
+			else {
+				/* the write may still happen: its record must outlive this run */
+				if (undo)
+					log_error(stage, 0, "%s: the kernel did not finish the write within %.0f s",
+						  o->fail, o->timeout);
+				else
+					log_fail(stage, 0,
+						 "%s: the kernel did not finish the write within %.0f s (is something "
+						 "still using the device?); it stays recorded for release",
+						 o->fail, o->timeout);
+				return -EINPROGRESS;
+			}
 			return r;
 		}
 		if (r < 0 && o->type == OP_MODULE_UNLOAD && (r == -EAGAIN || r == -EBUSY) && !undo) {

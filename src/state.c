@@ -239,20 +239,48 @@ static bool name_ok(const char *s)
 	return true;
 }
 
+/* s starts with 1 to max digits (no sign, no space) followed by tail; returns what follows */
+static const char *digits_then(const char *s, size_t max, const char *tail)
+{
+	const char *p = s;
+
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (p == s || (size_t)(p - s) > max || strncmp(p, tail, strlen(tail)) != 0)
+		return NULL;
+	return p + strlen(tail);
+}
+
+/* Exactly /sys/kernel/mm/hugepages/hugepages-NkB or /sys/devices/system/node/nodeN/hugepages/... */
 static bool pool_ok(const char *s)
 {
-	unsigned long long kib;
-	unsigned node;
-	char tail[2];
+	static const char global[] = "/sys/kernel/mm/hugepages/hugepages-", node[] = "/sys/devices/system/node/node";
+	const char *p;
 
-	return sscanf(s, "/sys/kernel/mm/hugepages/hugepages-%llukB%1s", &kib, tail) == 1 ||
-	       sscanf(s, "/sys/devices/system/node/node%u/hugepages/hugepages-%llukB%1s", &node, &kib, tail) == 2;
+	if (strncmp(s, global, STRLEN(global)) == 0)
+		p = s + STRLEN(global);
+	else if (strncmp(s, node, STRLEN(node)) == 0 &&
+		 (p = digits_then(s + STRLEN(node), 5, "/hugepages/hugepages-")))
+		;
+	else
+		return false;
+	p = digits_then(p, 12, "kB");
+	return p && *p == '\0';
+}
+
+/* A CPU list of the kernel's form: numbers and ranges, comma-separated */
+static bool cpus_ok(const char *s)
+{
+	struct cpuset c;
+
+	if (!*s || strspn(s, "0123456789,-") != strlen(s))
+		return false;
+	return cpuset_parse(s, &c) == 0;
 }
 
 static bool value_ok(enum field_type t, const char *v)
 {
 	struct pci_addr a;
-	struct cpuset c;
 	char canon[PCI_ADDR_STRLEN];
 
 	switch (t) {
@@ -273,7 +301,7 @@ static bool value_ok(enum field_type t, const char *v)
 	case F_POOL:
 		return pool_ok(v);
 	case F_CPUS:
-		return cpuset_parse(v, &c) == 0;
+		return cpus_ok(v);
 	case F_U64:
 		return false; /* parsed separately */
 	}
@@ -302,6 +330,10 @@ int record_format(const struct record *r, char *buf, size_t size)
 		}
 		if (fd->optional && !*p)
 			continue;
+		if (strnlen(p, fd->size) >= fd->size || !value_ok(fd->type, p)) {
+			fclose(f);
+			return -EINVAL; /* never written: it could not be read back */
+		}
 		fprintf(f, " %s=", fd->key);
 		escape(f, p);
 	}
@@ -337,7 +369,7 @@ int record_parse(char *line, struct record *ret, char *err, size_t errlen)
 		const struct field *fd = NULL;
 		size_t i;
 
-		if (streq(tok, "held") && t->shared) {
+		if (streq(tok, "held") && t->shared && !r.held) {
 			r.held = true;
 			continue;
 		}
@@ -355,11 +387,13 @@ int record_parse(char *line, struct record *ret, char *err, size_t errlen)
 		if (unescape(eq + 1) < 0)
 			return BAD("%s: bad escape in %s", t->name, fd->key);
 		if (fd->type == F_U64) {
-			char *end;
+			const char *end = digits_then(eq + 1, 20, "");
+			uint64_t v;
 			errno = 0;
-			*(uint64_t *)((char *)&r + fd->offset) = strtoull(eq + 1, &end, 10);
-			if (errno || end == eq + 1 || *end || eq[1] == '-')
+			v = strtoull(eq + 1, NULL, 10);
+			if (!end || *end || errno)
 				return BAD("%s: %s is not a number", t->name, fd->key);
+			*(uint64_t *)((char *)&r + fd->offset) = v;
 			continue;
 		}
 		if (strlen(eq + 1) >= fd->size || !value_ok(fd->type, eq + 1))
@@ -488,13 +522,18 @@ int state_drop(struct state *s, size_t i)
 
 static int parse(struct state *s, char *text)
 {
-	char *save = NULL, *line;
+	char *line;
 	unsigned n = 0;
 
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++) {
+	for (line = strsep(&text, "\n"); line; line = strsep(&text, "\n"), n++) {
 		struct record rec;
 		char err[160];
 		int r;
+
+		if (!text && !*line)
+			break; /* after the last newline */
+		if (!*line)
+			goto bad_header; /* nothing is skipped */
 
 		if (n == 0) {
 			if (!streq(line, "vfiohook-state 2")) {
@@ -510,7 +549,7 @@ static int parse(struct state *s, char *text)
 		} else if (strncmp(line, "uuid ", 5) == 0 && n == 2) {
 			if (unescape(line + 5) < 0 || (line[5] && uuid_normalize(line + 5, s->uuid) < 0))
 				goto bad_header;
-		} else if (streq(line, "complete")) {
+		} else if (streq(line, "complete") && n >= 3 && !s->complete) {
 			s->complete = true;
 		} else if (n < 3 || s->complete) {
 			goto bad_header;
@@ -605,7 +644,7 @@ int state_find(const char *vm, const char *uuid, struct state *ret)
 		if (!is_state_file(de->d_name))
 			continue;
 		k = load(de->d_name, &s);
-		if (k == -EBADMSG && streq(s.vm, vm)) {
+		if (k == -EBADMSG && matches(&s, vm, uuid)) {
 			/* unreadable, but it says whose it is */
 			*ret = s;
 			r = k;

@@ -30,7 +30,7 @@ EXPECTED=(
 	sd.nobus.stale-socket.prepare sd.nobus.stale-socket.release
 	sd.nobus.display.prepare sd.nobus.display.release
 	sd.nobus.isolation.prepare sd.nobus.isolation.release
-	sd.inactive.prepare sd.inactive.release
+	sd.missing.refused sd.inactive.prepare sd.inactive.release
 	sd.overlap.a-prepare sd.overlap.b-prepare sd.overlap.a-release sd.overlap.b-release
 	sd.refuse.fails sd.refuse.rollback
 	sd.jobfail.fails sd.jobfail.rollback

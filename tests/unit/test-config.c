@@ -544,6 +544,34 @@ static void test_name_is_safe(void **state)
 	assert_false(vm_name_is_safe(longname));
 }
 
+static void test_unit_name_is_valid(void **state)
+{
+	char longname[300];
+
+	(void)state;
+	assert_true(unit_name_is_valid("auto"));
+	assert_true(unit_name_is_valid("display-manager.service"));
+	assert_true(unit_name_is_valid("getty@tty1.service"));
+	assert_true(unit_name_is_valid("dev-disk-by\\x2duuid-1.swap"));
+	assert_true(unit_name_is_valid("system.slice"));
+	assert_true(unit_name_is_valid("a.b"));
+	assert_false(unit_name_is_valid(""));
+	assert_false(unit_name_is_valid("gdm"));
+	assert_false(unit_name_is_valid("a."));
+	assert_false(unit_name_is_valid("a/b.service"));
+	assert_false(unit_name_is_valid("/gdm.service"));
+	assert_false(unit_name_is_valid("gdm .service"));
+	assert_false(unit_name_is_valid("gdm.service\n"));
+	assert_false(unit_name_is_valid("caf\xc3\xa9.service"));
+	assert_false(unit_name_is_valid("Auto"));
+	memset(longname, 'a', sizeof(longname));
+	memcpy(longname + 247, ".service", 9); /* 255 bytes */
+	assert_true(unit_name_is_valid(longname));
+	memset(longname, 'a', sizeof(longname));
+	memcpy(longname + 248, ".service", 9); /* 256 bytes */
+	assert_false(unit_name_is_valid(longname));
+}
+
 static void test_syntax_error(void **state)
 {
 	struct fx *f = *state;
@@ -1204,6 +1232,7 @@ int main(void)
 		T(test_bad_uuid),
 		cmocka_unit_test(test_uuid_normalize),
 		cmocka_unit_test(test_name_is_safe),
+		cmocka_unit_test(test_unit_name_is_valid),
 		T(test_syntax_error),
 		T(test_syntax_error_unterminated),
 		T(test_shell_style),

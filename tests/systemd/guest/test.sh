@@ -65,6 +65,7 @@ declare -A UUID=(
 	[vmi]=5e1f0000-0000-4000-8000-000000000001 [vmf]=5e1f0000-0000-4000-8000-00000000000f
 	[vmx]=5e1f0000-0000-4000-8000-000000000005 [vmj]=5e1f0000-0000-4000-8000-000000000009
 	[vmt]=5e1f0000-0000-4000-8000-000000000007 [vmc]=5e1f0000-0000-4000-8000-00000000000c
+	[vmm]=5e1f0000-0000-4000-8000-00000000000d
 )
 for vm in "${!UUID[@]}"; do
 	cat >"$W/$vm.xml" <<EOF
@@ -337,7 +338,19 @@ systemctl set-property --runtime user.slice AllowedCPUs=1
 isolation_round_trip sd.nobus.isolation 1
 systemctl set-property --runtime user.slice AllowedCPUs=
 
-# ------------------------------------------------------------------ an inactive and a missing unit
+# ------------------------------------------------------------------ a missing unit
+# decided before anything changes: the display manager is never stopped for it
+old=$PID
+vh vmm prepare begin
+snap
+begin sd.missing.refused
+need "exit 1" [ "$RC" = 1 ]
+need "one line on stderr, 'vfiohook: ...', naming absent.service" one_line_naming absent.service
+need "$DM never stopped (the same process)" [ "$PID" = "$old" ]
+need "no state file" no_state vmm
+done_check "exit $RC, $(seen "$old"), stderr '$ERR'"
+
+# ------------------------------------------------------------------ an inactive unit
 old=$PID
 vh vmi prepare begin
 snap
