@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -130,6 +131,39 @@ static int check_file_safe(struct conf *c, int fd, const char *path, bool relax_
 	return 0;
 }
 
+/*
+ * Every directory above the file (as it resolves) owned by root (or, for test roots, by the
+ * caller) and writable by nobody else, as sudo and OpenDoas require: whoever can write one of
+ * them can swap the file. A sticky directory of root's (/tmp) cannot be used to swap it.
+ */
+static int check_dirs_safe(struct conf *c, const char *path, bool relax_owner)
+{
+	char real[PATH_MAX];
+	char *slash;
+
+	if (!realpath(path, real))
+		return negative_errno();
+	while ((slash = strrchr(real, '/'))) {
+		struct stat st;
+		*(slash == real ? slash + 1 : slash) = '\0';
+		if (lstat(real, &st) < 0)
+			return negative_errno();
+		if (st.st_uid != 0 && !(relax_owner && st.st_uid == geteuid())) {
+			conf_error(c, path, 0, "refusing a configuration in %s, a directory not owned by root", real);
+			return -EPERM;
+		}
+		if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !((st.st_mode & S_ISVTX) && st.st_uid == 0)) {
+			conf_error(c, path, 0,
+				   "refusing a configuration in %s, a directory writable by others (mode %04o)", real,
+				   (unsigned)(st.st_mode & 07777));
+			return -EPERM;
+		}
+		if (streq(real, "/"))
+			break;
+	}
+	return 0;
+}
+
 static int read_text(struct conf *c, const char *path, bool relax_owner, char **ret)
 {
 	_cleanup_close_ int fd = -1;
@@ -137,7 +171,8 @@ static int read_text(struct conf *c, const char *path, bool relax_owner, char **
 	size_t len = 0;
 	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO or a device must not hang the hook; the type is checked next */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = negative_errno();
 		if (r != -ENOENT)
@@ -145,6 +180,9 @@ static int read_text(struct conf *c, const char *path, bool relax_owner, char **
 		return r;
 	}
 	r = check_file_safe(c, fd, path, relax_owner);
+	if (r < 0)
+		return r;
+	r = check_dirs_safe(c, path, relax_owner);
 	if (r < 0)
 		return r;
 	buf = malloc(CONF_MAX_SIZE + 1);
@@ -230,55 +268,108 @@ static bool shell_style_hint(struct conf *c, const char *text)
 }
 
 /*
- * @include'd files are read by libconfig itself: hold them, and the files they include, to the
- * same ownership rules. libconfig resolves relative names against the top file's directory.
+ * @include'd files: each is opened and checked like kvm.conf itself, read once, and handed to
+ * libconfig as a memfd with that very text, so libconfig never opens a path that was not
+ * checked (nor one swapped after the check). The files they include are treated the same way.
+ * Messages name the file, not the memfd.
  */
-static int check_includes(struct conf *c, const char *file, const char *text, const char *dir,
-			  bool relax_owner, unsigned depth)
+#define MAX_INCLUDES 64
+static struct {
+	char fdpath[32];
+	char *path;
+	int fd;
+} includes[MAX_INCLUDES];
+static size_t n_includes;
+
+static void includes_done(void)
 {
+	for (size_t i = 0; i < n_includes; i++) {
+		free(includes[i].path);
+		close(includes[i].fd);
+	}
+	n_includes = 0;
+}
+
+static const char *real_file(const char *f)
+{
+	for (size_t i = 0; f && i < n_includes; i++)
+		if (streq(f, includes[i].fdpath))
+			return includes[i].path;
+	return f;
+}
+
+static int expand_includes(struct conf *c, const char *file, const char *text, const char *dir,
+			   bool relax_owner, unsigned depth, char **ret)
+{
+	_cleanup_free_ char *out = NULL;
+	size_t out_len = 0;
+	FILE *f;
 	const char *p = text;
 	unsigned line = 0;
-	int ret = 0;
+	int ret_r = 0;
 
 	if (depth > 10) {
 		conf_error(c, file, 0, "@include nested more than 10 deep");
 		return -ELOOP;
 	}
+	f = open_memstream(&out, &out_len);
+	if (!f)
+		return -ENOMEM;
 	while (*p) {
 		const char *eol = strchr(p, '\n');
-		size_t l = eol ? (size_t)(eol - p) : strlen(p);
-		const char *q = p;
+		size_t l = eol ? (size_t)(eol - p) + 1 : strlen(p);
+		const char *q = p, *s = NULL, *e = NULL;
 
 		line++;
 		while (q < p + l && isspace((unsigned char)*q))
 			q++;
 		if (strncmp(q, "@include", 8) == 0) {
-			const char *s = memchr(q, '"', l - (size_t)(q - p));
-			const char *e = s ? memchr(s + 1, '"', l - (size_t)(s + 1 - p)) : NULL;
-			char inc[PATH_MAX];
-			_cleanup_free_ char *sub = NULL;
-			int r;
-
-			if (s && e) {
-				if ((e - s - 1) > 0 && s[1] == '/')
-					snprintf(inc, sizeof(inc), "%.*s", (int)(e - s - 1), s + 1);
-				else
-					snprintf(inc, sizeof(inc), "%s/%.*s", dir, (int)(e - s - 1), s + 1);
-				r = read_text(c, inc, relax_owner, &sub);
-				if (r == -ENOENT) {
-					conf_error(c, file, line, "cannot open included file %s: %s", inc,
-						   strerror(ENOENT));
-					r = -EINVAL; /* not "no kvm.conf": the configuration is broken */
-				}
-				if (r == 0)
-					r = check_includes(c, inc, sub, dir, relax_owner, depth + 1);
-				if (r < 0 && ret == 0)
-					ret = r == -ENOENT ? -EINVAL : r;
-			}
+			s = memchr(q, '"', l - (size_t)(q - p));
+			e = s ? memchr(s + 1, '"', l - (size_t)(s + 1 - p)) : NULL;
 		}
-		p = eol ? eol + 1 : p + l;
+		if (s && e) {
+			char inc[PATH_MAX];
+			_cleanup_free_ char *sub = NULL, *expanded = NULL;
+			int r, fd = -1;
+
+			if ((e - s - 1) > 0 && s[1] == '/')
+				snprintf(inc, sizeof(inc), "%.*s", (int)(e - s - 1), s + 1);
+			else
+				snprintf(inc, sizeof(inc), "%s/%.*s", dir, (int)(e - s - 1), s + 1);
+			r = read_text(c, inc, relax_owner, &sub);
+			if (r == -ENOENT)
+				conf_error(c, file, line, "cannot open included file %s: %s", inc, strerror(ENOENT));
+			if (r >= 0)
+				r = expand_includes(c, inc, sub, dir, relax_owner, depth + 1, &expanded);
+			if (r >= 0 && n_includes == MAX_INCLUDES) {
+				conf_error(c, file, line, "more than %d included files", MAX_INCLUDES);
+				r = -E2BIG;
+			}
+			if (r >= 0 && ((fd = memfd_create("kvm.conf-include", MFD_CLOEXEC)) < 0 ||
+				       write(fd, expanded, strlen(expanded)) != (ssize_t)strlen(expanded))) {
+				r = negative_errno();
+				if (fd >= 0)
+					close(fd);
+			}
+			if (r >= 0) {
+				includes[n_includes].fd = fd;
+				includes[n_includes].path = strdup(inc);
+				snprintf(includes[n_includes].fdpath, sizeof(includes[0].fdpath), "/proc/self/fd/%d", fd);
+				fprintf(f, "%.*s\"%s\"%.*s", (int)(s - p), p, includes[n_includes].fdpath,
+					(int)(p + l - e - 1), e + 1);
+				n_includes++;
+			} else if (ret_r == 0)
+				ret_r = r == -ENOENT ? -EINVAL : r; /* not "no kvm.conf": it is broken */
+		} else
+			fwrite(p, 1, l, f);
+		p += l;
 	}
-	return ret;
+	if (fclose(f) != 0)
+		return -ENOMEM;
+	if (ret_r < 0)
+		return ret_r;
+	*ret = TAKE_PTR(out);
+	return 0;
 }
 
 static const char *type_name(int t)
@@ -301,7 +392,7 @@ static char include_dir[PATH_MAX];
 static const char *sfile(const config_setting_t *s)
 {
 	static char full[PATH_MAX * 2];
-	const char *f = config_setting_source_file(s);
+	const char *f = real_file(config_setting_source_file(s));
 
 	if (!f || f[0] == '/' || !include_dir[0])
 		return f;
@@ -841,7 +932,7 @@ int conf_load(const char *path, bool relax_owner, struct conf *c)
 
 int conf_load_for(const char *path, bool relax_owner, const char *vm, struct conf *c)
 {
-	_cleanup_free_ char *text = NULL, *dir = NULL;
+	_cleanup_free_ char *text = NULL, *dir = NULL, *expanded = NULL;
 	const char *incdir;
 	config_t cfg;
 	int r;
@@ -863,15 +954,18 @@ int conf_load_for(const char *path, bool relax_owner, const char *vm, struct con
 		return r;
 	}
 	incdir = dirname(dir);
-	r = check_includes(c, path, text, incdir, relax_owner, 0);
-	if (r < 0)
+	includes_done();
+	r = expand_includes(c, path, text, incdir, relax_owner, 0, &expanded);
+	if (r < 0) {
+		includes_done();
 		return r;
+	}
 
 	sym_config_init(&cfg);
-	sym_config_set_include_dir(&cfg, incdir);
+	/* no include directory: libconfig would put it in front of the memfds' absolute names */
 	snprintf(include_dir, sizeof(include_dir), "%s", incdir);
-	if (sym_config_read_string(&cfg, text) == CONFIG_FALSE) {
-		const char *f = config_error_file(&cfg);
+	if (sym_config_read_string(&cfg, expanded) == CONFIG_FALSE) {
+		const char *f = real_file(config_error_file(&cfg));
 		char full[PATH_MAX * 2];
 
 		if (f && f[0] != '/') {
@@ -881,10 +975,12 @@ int conf_load_for(const char *path, bool relax_owner, const char *vm, struct con
 		if (!shell_style_hint(c, text))
 			conf_error(c, f, (unsigned)config_error_line(&cfg), "%s", config_error_text(&cfg));
 		sym_config_destroy(&cfg);
+		includes_done();
 		return -EINVAL;
 	}
 	r = parse_root(c, &cfg);
 	sym_config_destroy(&cfg);
+	includes_done();
 	if (r == 0 && c->n_errors > 0)
 		r = -EINVAL;
 	return r;

@@ -179,6 +179,15 @@ static int take_lock(struct run *run, bool quiet_fail, int *ret_fd)
 	r = state_lock(run->conf->lock_timeout, ret_fd);
 	if (r >= 0)
 		return 0;
+	if (r == -EPERM) {
+		/* records someone else may have written are not ours to act on */
+		if (quiet_fail)
+			fprintf(stderr, "vfiohook: refusing %s: not a directory of root's with mode 0700\n", STATE_DIR);
+		return quiet_fail ? log_error(run->op, 0, "refusing %s: not a directory of root's with mode 0700 (a "
+						      "link, or open to others); remove it", STATE_DIR)
+				  : log_fail(run->op, 0, "refusing %s: not a directory of root's with mode 0700 (a link, "
+							 "or open to others); remove it", STATE_DIR);
+	}
 	if (quiet_fail)
 		return log_error(run->op, r, "cannot take the lock %s/lock", STATE_DIR);
 	if (r == -ETIMEDOUT)
@@ -313,6 +322,10 @@ static int release_state(struct run *run)
 	if (r == -EBADMSG) {
 		report_unreadable(&s);
 		return -EBADMSG;
+	}
+	if (r < 0) {
+		fprintf(stderr, "vfiohook: cannot read the state of %s: %s\n", run->vm_name, s.error[0] ? s.error : strerror(-r));
+		return log_error("release", r, "cannot read the state of %s", run->vm_name);
 	}
 	if (take_lock(run, true, &lock) < 0)
 		return -ENOLCK;

@@ -16,20 +16,55 @@
 
 #define STATE_MAX_SIZE (256 * 1024)
 
+/* Root's, or under a test root the caller's: nobody else may have written it. */
+static bool owner_ok(uid_t uid)
+{
+	return uid == 0 || (!host_is_real() && uid == geteuid());
+}
+
+/*
+ * The state directory must be what vfiohook made: a directory (not a link to one) of root's,
+ * mode 0700. Anything else may hold records planted by someone else: -EPERM.
+ */
+static int check_dir(const char *p)
+{
+	struct stat st;
+
+	if (lstat(p, &st) < 0)
+		return negative_errno();
+	if (!S_ISDIR(st.st_mode) || !owner_ok(st.st_uid) || (st.st_mode & 077))
+		return -EPERM;
+	return 0;
+}
+
 static int ensure_dir(void)
 {
-	char p[PATH_MAX], run[PATH_MAX];
+	char p[PATH_MAX];
 	int r;
 
-	r = host_path(run, sizeof(run), "/run");
-	if (r < 0)
-		return r;
 	r = host_path(p, sizeof(p), STATE_DIR);
 	if (r < 0)
 		return r;
 	if (mkdir(p, 0700) < 0 && errno != EEXIST)
 		return negative_errno();
-	return 0;
+	return check_dir(p);
+}
+
+/* Opens the state directory for reading; -ENOENT when there is none, -EPERM when unsafe. */
+static DIR *open_dir(int *ret)
+{
+	char p[PATH_MAX];
+	DIR *d;
+
+	*ret = host_path(p, sizeof(p), STATE_DIR);
+	if (*ret >= 0)
+		*ret = check_dir(p);
+	if (*ret < 0)
+		return NULL;
+	d = opendir(p);
+	if (!d)
+		*ret = negative_errno();
+	return d;
 }
 
 int state_lock(double timeout, int *ret_fd)
@@ -582,19 +617,41 @@ static int parse(struct state *s, char *text)
 static int load(const char *file, struct state *ret)
 {
 	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int fd = -1;
+	char p[PATH_MAX];
+	struct stat st;
+	ssize_t n;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
 	snprintf(ret->file, sizeof(ret->file), "%s", file);
 	ret->persist = true;
-	r = host_read_all(&text, STATE_MAX_SIZE, STATE_DIR "/%s", file);
-	if (r == -ENOENT)
+	r = host_path(p, sizeof(p), STATE_DIR "/%s", file);
+	if (r < 0)
 		return r;
-	if (r < 0) {
-		snprintf(ret->error, sizeof(ret->error), "%s", strerror(-r));
+	/* a link, a FIFO or a file someone else wrote is not a record of ours */
+	fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 && errno == ENOENT)
+		return -ENOENT;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(ret->error, sizeof(ret->error), "%s", errno == ELOOP ? "a symbolic link" : strerror(errno));
 		return -EBADMSG;
 	}
-	if (memchr(text, '\0', (size_t)r)) {
+	if (!S_ISREG(st.st_mode) || !owner_ok(st.st_uid) || (st.st_mode & 077)) {
+		snprintf(ret->error, sizeof(ret->error), "not a regular file of root's with mode 0600 (mode %04o, owner %u)",
+			 (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+		return -EBADMSG;
+	}
+	text = malloc(STATE_MAX_SIZE + 2);
+	if (!text)
+		return -ENOMEM;
+	n = read(fd, text, STATE_MAX_SIZE + 1);
+	if (n < 0 || n > STATE_MAX_SIZE) {
+		snprintf(ret->error, sizeof(ret->error), "%s", n < 0 ? strerror(errno) : "larger than 256 KiB");
+		return -EBADMSG;
+	}
+	text[n] = '\0';
+	if (memchr(text, '\0', (size_t)n)) {
 		snprintf(ret->error, sizeof(ret->error), "the file holds a NUL byte");
 		return -EBADMSG;
 	}
@@ -618,10 +675,17 @@ static bool matches(const struct state *s, const char *vm, const char *uuid)
 int state_find(const char *vm, const char *uuid, struct state *ret)
 {
 	char names[2][128];
-	DIR *d;
+	_cleanup_(closedirp) DIR *d = NULL;
 	struct dirent *de;
 	int r;
 
+	memset(ret, 0, sizeof(*ret));
+	d = open_dir(&r);
+	if (!d) {
+		if (r == -EPERM)
+			snprintf(ret->error, sizeof(ret->error), "%s is not a directory of root's with mode 0700", STATE_DIR);
+		return r;
+	}
 	/* the files this VM's state would be in: a broken one of them is this VM's */
 	file_name(vm, uuid, names[0], sizeof(names[0]));
 	file_name(vm, NULL, names[1], sizeof(names[1]));
@@ -634,10 +698,6 @@ int state_find(const char *vm, const char *uuid, struct state *ret)
 		state_done(ret);
 	}
 	/* by name, when the UUID is not known here (a state written with it) */
-	d = host_opendir(STATE_DIR);
-	if (!d)
-		return -ENOENT;
-	r = -ENOENT;
 	while ((de = readdir(d))) {
 		struct state s;
 		int k;
@@ -647,20 +707,17 @@ int state_find(const char *vm, const char *uuid, struct state *ret)
 		if (k == -EBADMSG && matches(&s, vm, uuid)) {
 			/* unreadable, but it says whose it is */
 			*ret = s;
-			r = k;
-			break;
+			return k;
 		}
 		if (k < 0)
 			continue;
 		if (matches(&s, vm, uuid)) {
 			*ret = s;
-			r = 0;
-			break;
+			return 0;
 		}
 		state_done(&s);
 	}
-	closedir(d);
-	return r;
+	return -ENOENT;
 }
 
 void state_free_all(struct state *states, size_t n)
@@ -674,13 +731,14 @@ int state_load_others(const char *self_file, struct state **ret, size_t *ret_n)
 {
 	struct state *all = NULL;
 	size_t n = 0;
-	DIR *d = host_opendir(STATE_DIR);
 	struct dirent *de;
+	int e;
+	DIR *d = open_dir(&e);
 
 	*ret = NULL;
 	*ret_n = 0;
 	if (!d)
-		return errno == ENOENT ? 0 : negative_errno();
+		return e == -ENOENT ? 0 : e;
 	while ((de = readdir(d))) {
 		struct state *na;
 		int r;
@@ -737,6 +795,25 @@ int state_hand_over(const char *file, const struct record *rec)
 
 int state_read_raw(const char *file, char **ret)
 {
-	int r = host_read_all(ret, STATE_MAX_SIZE, STATE_DIR "/%s", file);
-	return r < 0 ? r : 0;
+	char p[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	char *buf;
+	ssize_t n;
+
+	if (host_path(p, sizeof(p), STATE_DIR "/%s", file) < 0)
+		return -ENAMETOOLONG;
+	fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return negative_errno();
+	buf = malloc(STATE_MAX_SIZE + 1);
+	if (!buf)
+		return -ENOMEM;
+	n = read(fd, buf, STATE_MAX_SIZE);
+	if (n < 0) {
+		free(buf);
+		return -EIO;
+	}
+	buf[n] = '\0';
+	*ret = buf;
+	return 0;
 }

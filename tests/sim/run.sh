@@ -820,6 +820,67 @@ t_cli_words() {
 	sim_down
 }
 
+t_hostile_inputs() {
+	# the state directory and its files: only what vfiohook itself wrote is acted on
+	sim_up win10
+	conf 'vm = ( { name = "win10"; display = { units = [ "auto" ]; }; pci = { devices = [ "0000:09:00.0", "0000:09:00.1", "0000:09:00.2", "0000:09:00.3" ]; }; } );'
+	mkdir -p "$T/root/run/vfiohook" && chmod 777 "$T/root/run/vfiohook"
+	vh win10 prepare begin < "$WIN10_XML"
+	check "world-writable state directory: prepare refused with one line" '[ "$RC" = 1 ] && one_line_error && contains "$ERR" "refusing /run/vfiohook: not a directory of root'"'"'s with mode 0700"'
+	check "world-writable state directory: nothing changed" 'snap | diff -u "$T/initial" - && systemd_unchanged'
+	rmdir "$T/root/run/vfiohook"
+	mkdir -m 700 "$T/elsewhere" && ln -s ../elsewhere "$T/root/run/vfiohook"
+	vh win10 prepare begin < "$WIN10_XML"
+	check "symlinked state directory: prepare refused" '[ "$RC" = 1 ] && contains "$ERR" "refusing /run/vfiohook"'
+	vh win10 release end - < "$WIN10_XML"
+	check "symlinked state directory: release exits 0 and says why" '[ "$RC" = 0 ] && contains "$ERR" "/run/vfiohook"'
+	rm "$T/root/run/vfiohook"
+	check "unsafe state directory: nothing changed" 'snap | diff -u "$T/initial" - && systemd_unchanged'
+	# a record planted by another user: never acted on
+	vh win10 prepare begin < "$WIN10_XML"
+	check "planted records: win10 prepared" '[ "$RC" = 0 ] && [ "$(unit_state gdm.service)" = inactive ]'
+	printf 'vfiohook-state 2\nvm x\nuuid %%00\ndisplay unit=display-manager.service held\ndisplay unit=nvidia-persistenced.service\ncomplete\n' > "$T/root/run/vfiohook/name-x.state"
+	chown nobody "$T/root/run/vfiohook/name-x.state"
+	chmod 600 "$T/root/run/vfiohook/name-x.state"
+	ln -s name-x.state "$T/root/run/vfiohook/name-y.state"
+	vh x release end - < "$WIN10_XML"
+	check "planted records: a release of their VM starts nothing" '[ "$RC" = 0 ] && [ "$(unit_state nvidia-persistenced.service)" = active ] && contains "$ERR" "cannot read /run/vfiohook/name-x.state"'
+	vh win10 release end - < "$WIN10_XML"
+	check "planted records: they hold nothing for win10's release (the display manager starts)" '[ "$RC" = 0 ] && [ "$(unit_state gdm.service)" = active ]'
+	rm -f "$T/root/run/vfiohook/name-x.state" "$T/root/run/vfiohook/name-y.state"
+	check "planted records: host restored" 'unchanged && systemd_unchanged'
+	sim_down
+
+	# kvm.conf and its includes: a FIFO hangs nothing, directories others can write are refused
+	sim_up rx590
+	rm -f "$T/kvm.conf"
+	mkfifo -m 600 "$T/kvm.conf"
+	local t0=$SECONDS
+	vh rx590 prepare begin < "$RX590_XML"
+	check "FIFO as kvm.conf: refused at once as not a regular file" '[ "$RC" = 2 ] && [ $((SECONDS - t0)) -le 2 ] && contains "$ERR" "not a regular file"'
+	vh other started begin - < "$RX590_XML"
+	check "FIFO as kvm.conf: another VM's event does not hang either" '[ "$RC" = 0 ] && [ $((SECONDS - t0)) -le 3 ]'
+	rm -f "$T/kvm.conf"
+	mkfifo -m 600 "$T/inc.conf"
+	conf '@include "inc.conf"'
+	vh rx590 prepare begin < "$RX590_XML"
+	check "FIFO as an @include: refused at once" '[ "$RC" = 2 ] && [ $((SECONDS - t0)) -le 4 ] && contains "$ERR" "inc.conf: not a regular file"'
+	mkdir -m 777 "$T/open"
+	printf 'vm = ( { name = "rx590"; pci = { devices = "hostdev"; }; } );\n' > "$T/open/kvm.conf"
+	chmod 600 "$T/open/kvm.conf"
+	"$VFIOHOOK" --root "$T/root" --config "$T/open/kvm.conf" --hooks-dir "$T/hooks" rx590 prepare begin < "$RX590_XML" > "$T/out" 2> "$T/err"
+	RC=$?; ERR=$(cat "$T/err")
+	check "kvm.conf in a directory others can write: refused" '[ "$RC" = 2 ] && contains "$ERR" "a directory writable by others"'
+	chmod 755 "$T/open"
+	printf '@include "open/inc2.conf"\n' > "$T/kvm.conf"; chmod 600 "$T/kvm.conf"
+	printf 'vm = ( { name = "rx590";\n  colour = "red"; } );\n' > "$T/open/inc2.conf"
+	chmod 600 "$T/open/inc2.conf"
+	vh rx590 prepare begin < "$RX590_XML"
+	check "an included file is parsed from the descriptor checked: errors name the file and its line" '[ "$RC" = 2 ] && contains "$ERR" "open/inc2.conf:2: unknown key '"'"'colour'"'"'"'
+	check "hostile configurations: nothing changed" 'unchanged'
+	sim_down
+}
+
 BINARIES=${*:-$TOP/build/vfiohook $TOP/build/asan/vfiohook}
 for VFIOHOOK in $BINARIES; do
 	VFIOHOOK=$(realpath "$VFIOHOOK")
@@ -862,6 +923,7 @@ for VFIOHOOK in $BINARIES; do
 	t_host_critical
 	t_unreadable_state
 	t_cli_words
+	t_hostile_inputs
 done
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]

@@ -78,11 +78,13 @@ static void assert_no_file(struct fx *f, const char *name)
 		fail_msg("%s exists", p);
 }
 
+/* A state file as vfiohook writes them: mode 0600, in the 0700 state directory. */
 static void write_state_file(struct fx *f, const char *name, const char *text)
 {
 	char p[PATH_MAX];
 
-	unit_write(unit_fmt(p, "%s/%s", f->dir, name), text);
+	(void)mkdir(f->dir, 0700);
+	unit_write_mode(unit_fmt(p, "%s/%s", f->dir, name), text, strlen(text), 0600);
 }
 
 /* The names in the state directory, sorted, joined by spaces ("" when there is none). */
@@ -1202,7 +1204,7 @@ static void test_load_others(void **state)
 	assert_record_equal(&o[0].records[1], &r);
 	assert_broken_other(&o[1], "badrec.state", "line 5: pci: invalid bdf");
 	assert_broken_other(&o[2], "broken.state", "line 1:");
-	assert_broken_other(&o[3], "dir.state", strerror(EISDIR));
+	assert_broken_other(&o[3], "dir.state", "not a regular file");
 	assert_good_other(&o[4], "name-no_20uuid.state", "no uuid", 1);
 	assert_string_equal(o[4].uuid, "");
 	assert_false(o[4].complete);
@@ -1580,14 +1582,14 @@ static void test_too_large(void **state)
 	/* well-formed, only one byte too long */
 	text = big_state(STATE_MAX_SIZE + 1, &n);
 	write_state_file(f, "name-x.state", text);
-	assert_find_broken("x", NULL, "name-x.state", strerror(EFBIG));
+	assert_find_broken("x", NULL, "name-x.state", "larger than 256 KiB");
 	assert_file(f, "name-x.state", text);
 	free(text);
 
 	/* far too long, as version 1 tested it */
 	text = big_state(300 * 1024, &n);
 	write_state_file(f, "name-x.state", text);
-	assert_find_broken("x", NULL, "name-x.state", strerror(EFBIG));
+	assert_find_broken("x", NULL, "name-x.state", "larger than 256 KiB");
 	free(text);
 	assert_dir(f, "name-x.state");
 }
@@ -1846,6 +1848,56 @@ static void test_find_corrupt_other_uuid(void **state)
  * before the position of the header lines is checked, so it is taken in place of the uuid line
  * and may come twice; record_parse() takes "held" more than once.
  */
+/* Files and directories someone else could have written are not read as records. */
+static void test_unsafe_files(void **state)
+{
+	struct fx *f = *state;
+	static const char text[] = "vfiohook-state 2\nvm x\nuuid %00\ndisplay unit=debug-shell.service\ncomplete\n";
+	struct state s;
+	struct state *all;
+	size_t n;
+	char p[PATH_MAX], q[PATH_MAX];
+
+	write_state_file(f, "name-x.state", text);
+	assert_int_equal(state_find("x", NULL, &s), 0);
+	state_done(&s);
+	/* group- or world-readable or -writable: not ours */
+	assert_int_equal(chmod(unit_fmt(p, "%s/name-x.state", f->dir), 0644), 0);
+	assert_int_equal(state_find("x", NULL, &s), -EBADMSG);
+	assert_non_null(strstr(s.error, "mode 0600"));
+	assert_int_equal(s.n_records, 0);
+	assert_int_equal(chmod(p, 0600), 0);
+	/* a symbolic link (to a file that would pass) */
+	assert_int_equal(rename(p, unit_fmt(q, "%s/real", f->dir)), 0);
+	assert_int_equal(symlink(q, p), 0);
+	assert_int_equal(state_find("x", NULL, &s), -EBADMSG);
+	assert_non_null(strstr(s.error, "symbolic link"));
+	assert_int_equal(state_load_others(NULL, &all, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(all[0].n_records, 0);
+	assert_true(all[0].error[0] != '\0');
+	state_free_all(all, n);
+	/* a FIFO does not hang the reader */
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	assert_int_equal(state_find("x", NULL, &s), -EBADMSG);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(rename(q, p), 0);
+	/* the directory: open to others, or a link to another one */
+	assert_int_equal(chmod(f->dir, 0755), 0);
+	assert_int_equal(state_find("x", NULL, &s), -EPERM);
+	assert_int_equal(state_load_others(NULL, &all, &n), -EPERM);
+	assert_int_equal(state_lock(1, &(int){ -1 }), -EPERM);
+	assert_int_equal(chmod(f->dir, 0700), 0);
+	assert_int_equal(rename(f->dir, unit_fmt(q, "%s.real", f->dir)), 0);
+	assert_int_equal(symlink(q, f->dir), 0);
+	assert_int_equal(state_find("x", NULL, &s), -EPERM);
+	assert_int_equal(unlink(f->dir), 0);
+	assert_int_equal(rename(q, f->dir), 0);
+	assert_int_equal(state_find("x", NULL, &s), 0);
+	state_done(&s);
+}
+
 static void test_file_strict(void **state)
 {
 	struct fx *f = *state;
@@ -1911,6 +1963,7 @@ int main(void)
 		T(test_pool_suffix),
 		T(test_find_corrupt_other_uuid),
 		T(test_file_strict),
+		T(test_unsafe_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
