@@ -42,7 +42,8 @@
 	X(sd_bus_process) X(sd_bus_wait) X(sd_bus_get_property_string) X(sd_bus_message_new_method_call) \
 	X(sd_bus_message_append) X(sd_bus_message_open_container) X(sd_bus_message_close_container) \
 	X(sd_bus_message_append_array) X(sd_bus_call) X(sd_bus_get_property) X(sd_bus_message_read_array) \
-	X(sd_bus_message_enter_container) X(sd_bus_message_exit_container) X(sd_bus_error_has_name)
+	X(sd_bus_message_enter_container) X(sd_bus_message_exit_container) X(sd_bus_error_has_name)    \
+	X(sd_bus_message_get_sender)
 
 DL_CONFIG_SYMBOLS(DLSYM_DECLARE)
 DL_XML_SYMBOLS(DLSYM_DECLARE)

@@ -57,6 +57,9 @@ void strv_free(char **v, size_t n);
 int host_write(const char *value, size_t len, double timeout, const char *fmt, ...) _printf_(4, 5);
 #define host_write_str(value, timeout, ...) host_write(value, strlen(value), timeout, __VA_ARGS__)
 
+/* sync(2) in a child, abandoned with -ETIMEDOUT after timeout seconds. */
+int host_sync(double timeout);
+
 /* Polls a symlink until its basename is want (or until it is gone, want == NULL). */
 int host_wait_link(const char *want, double timeout, const char *fmt, ...) _printf_(3, 4);
 

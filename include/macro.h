@@ -11,6 +11,8 @@
 #define _must_check_ __attribute__((warn_unused_result))
 #define _unused_ __attribute__((unused))
 
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 #define STRLEN(s) (sizeof(s) - 1)
 

@@ -52,7 +52,10 @@ struct record {
 		struct {
 			char pool[128];  /* /sys/kernel/mm/hugepages/hugepages-NkB or a node's */
 			uint64_t before; /* nr_hugepages before */
-			uint64_t added;  /* pages this VM added */
+			uint64_t target; /* what was written */
+			uint64_t added;  /* pages this VM added, once read back */
+			bool added_known; /* false: the write's outcome is not known (a crash, a
+					   * write that did not return): at most target - before */
 		} hugepages;
 		struct {
 			char unit[256];

@@ -13,6 +13,8 @@
 #define MANAGER "org.freedesktop.systemd1.Manager"
 
 static char last_error[PATH_MAX + 256];
+/* connected through a bus daemon, where any peer can send signals, not systemd's own socket */
+static bool via_bus_daemon;
 
 const char *bus_last_error(void)
 {
@@ -63,9 +65,12 @@ int bus_connect(sd_bus **ret)
 	r = host_path(path, sizeof(path), "/run/dbus/system_bus_socket");
 	if (r >= 0 && access(path, F_OK) == 0) {
 		snprintf(address, sizeof(address), "unix:path=%s", path);
-		if (connect_address(address, true, ret) >= 0)
+		if (connect_address(address, true, ret) >= 0) {
+			via_bus_daemon = true;
 			return 0;
+		}
 	}
+	via_bus_daemon = false;
 	r = host_path(path, sizeof(path), "/run/systemd/private");
 	if (r < 0)
 		return r;
@@ -161,15 +166,21 @@ int bus_system_state(sd_bus *bus, char *ret, size_t size)
 struct job_wait {
 	char path[256];
 	char result[32];
+	char owner[256]; /* the unique name of org.freedesktop.systemd1 on a bus; "" otherwise */
 	bool done;
 };
 
 static int on_job_removed(sd_bus_message *m, void *data, sd_bus_error *e)
 {
 	struct job_wait *w = data;
-	const char *path, *unit, *result;
+	const char *path, *unit, *result, *sender;
+
 	uint32_t id;
 
+	/* only systemd's word counts: any peer on a bus can send a signal of this name */
+	sender = sym_sd_bus_message_get_sender(m);
+	if (w->owner[0] && (!sender || !streq(sender, w->owner)))
+		return 0;
 	if (sym_sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
 		return 0;
 	if (streq(path, w->path)) {
@@ -190,9 +201,26 @@ int bus_unit_job(sd_bus *bus, const char *method, const char *unit, double timeo
 	const char *job;
 	int r;
 
-	/* subscribe before the call, so the job's end cannot be missed; no sender filter, which
-	 * works the same over the bus and over the private socket */
-	r = sym_sd_bus_match_signal(bus, &slot, NULL, PATH, MANAGER, "JobRemoved", on_job_removed, &w);
+	/*
+	 * Subscribe before the call, so the job's end cannot be missed. On a bus, from the peer
+	 * that owns systemd's name only (the bus daemon sets the sender; nobody can forge it); on
+	 * systemd's private socket no one else can send anything.
+	 */
+	if (via_bus_daemon) {
+		const char *owner;
+		r = sym_sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+					   "GetNameOwner", &e, &m, "s", DEST);
+		if (r < 0)
+			return fail(&e, r);
+		r = sym_sd_bus_message_read(m, "s", &owner);
+		if (r >= 0)
+			snprintf(w.owner, sizeof(w.owner), "%s", owner);
+		m = sym_sd_bus_message_unref(m);
+		if (r < 0)
+			return fail(NULL, r);
+	}
+	r = sym_sd_bus_match_signal(bus, &slot, w.owner[0] ? w.owner : NULL, PATH, MANAGER, "JobRemoved",
+				    on_job_removed, &w);
 	if (r < 0)
 		return fail(NULL, r);
 	r = sym_sd_bus_call_method(bus, DEST, PATH, MANAGER, method, &e, &m, "ss", unit, "replace");

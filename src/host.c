@@ -290,7 +290,7 @@ static int write_now(const char *p, const char *value, size_t len)
  * abandoned child must hold neither. A child that is still in the kernel at the deadline may
  * yet finish its write: -ETIMEDOUT means "outcome unknown", not "not done".
  */
-static int write_watchdog(const char *p, const char *value, size_t len, double timeout)
+static int in_child(int (*fn)(const void *arg), const void *arg, double timeout)
 {
 	double deadline = now_seconds() + timeout, delay = 0.0005;
 	int status;
@@ -310,7 +310,7 @@ static int write_watchdog(const char *p, const char *value, size_t len, double t
 		/* nothing else: a child stuck in the kernel must not hold the lock's open file
 		 * (the flock stays while any descriptor of it is open) nor anything of libvirt's */
 		close_range(3, ~0U, 0);
-		_exit(-write_now(p, value, len) & 0xff);
+		_exit(-fn(arg) & 0xff);
 	}
 	for (;;) {
 		pid_t w = waitpid(pid, &status, WNOHANG);
@@ -332,6 +332,29 @@ static int write_watchdog(const char *p, const char *value, size_t len, double t
 	return -WEXITSTATUS(status);
 }
 
+struct child_write {
+	const char *path, *value;
+	size_t len;
+};
+
+static int child_write(const void *arg)
+{
+	const struct child_write *w = arg;
+
+	return write_now(w->path, w->value, w->len);
+}
+
+static int child_sync(const void *arg)
+{
+	sync();
+	return 0;
+}
+
+int host_sync(double timeout)
+{
+	return in_child(child_sync, NULL, timeout);
+}
+
 int host_write(const char *value, size_t len, double timeout, const char *fmt, ...)
 {
 	char p[PATH_MAX];
@@ -341,7 +364,7 @@ int host_write(const char *value, size_t len, double timeout, const char *fmt, .
 	if (r < 0)
 		return r;
 	if (timeout > 0)
-		return write_watchdog(p, value, len, timeout);
+		return in_child(child_write, &(struct child_write){ p, value, len }, timeout);
 	return write_now(p, value, len);
 }
 

@@ -16,6 +16,7 @@
 #include "log.h"
 
 #define STAGE "hugepages"
+#define KERNEL_FLOOR_KIB (128 * 1024ull)
 
 static int read_u64(struct plan *p, uint64_t *ret, const char *path, const char *file)
 {
@@ -73,6 +74,7 @@ static int plan_pool(struct plan *p, const char *base, const char *where, uint64
 	if (snprintf(rec.hugepages.pool, sizeof(rec.hugepages.pool), "%s", base) >= (int)sizeof(rec.hugepages.pool))
 		return log_fail(STAGE, 0, "pool path %s is too long", base);
 	rec.hugepages.before = total;
+	rec.hugepages.target = target;
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)target);
 	a = plan_action(p, REC_HUGEPAGES, &rec);
 	if (!a || !(o = plan_op(p, OP_HUGEPAGES, num, "%s", base)))
@@ -109,11 +111,14 @@ static int hugepages_plan(struct plan *p)
 		size_kib = 2048;
 	if (!pages)
 		pages = (dom->memory_kib + size_kib - 1) / size_kib;
+	/* what the host could ever give: its memory, less what the kernel keeps for itself */
 	mem_kib = meminfo_kib("MemTotal:");
-	if (mem_kib && pages > mem_kib / size_kib)
-		return log_fail(STAGE, 0, "%llu huge pages of %llu KiB are more than the %llu MiB of memory this host has",
-				(unsigned long long)pages, (unsigned long long)size_kib,
-				(unsigned long long)(mem_kib / 1024));
+	if (mem_kib && pages > (mem_kib - MIN(mem_kib, MAX(KERNEL_FLOOR_KIB, mem_kib / 32))) / size_kib)
+		return log_fail(STAGE, 0,
+				"%llu huge pages of %llu KiB are more than this host could ever give: it has %llu MiB "
+				"of memory, and the kernel keeps at least %llu MiB of it",
+				(unsigned long long)pages, (unsigned long long)size_kib, (unsigned long long)(mem_kib / 1024),
+				(unsigned long long)(MAX(KERNEL_FLOOR_KIB, mem_kib / 32) / 1024));
 	if (dom && dom->numa_nodeset[0] && cpuset_parse(dom->numa_nodeset, &nodes) < 0)
 		return log_fail(STAGE, 0, "cannot read the domain's numatune nodeset \"%s\"", dom->numa_nodeset);
 	n_nodes = cpuset_count(&nodes);
@@ -142,27 +147,30 @@ static int hugepages_plan(struct plan *p)
 
 static int hugepages_plan_undo(struct plan *p, const struct record *rec, size_t index)
 {
+	const typeof(rec->hugepages) *h = &rec->hugepages;
 	struct action *a = plan_undo_action(p, REC_HUGEPAGES, index);
-	uint64_t cur;
+	uint64_t cur, give;
 	char num[32];
 	struct op *o;
 
 	if (!a)
 		return -ENOMEM;
-	if (rec->hugepages.added == 0)
-		return 0;
-	if (read_u64(p, &cur, rec->hugepages.pool, "nr_hugepages") < 0) {
-		snprintf(a->done, sizeof(a->done), "cannot read %s/nr_hugepages", rec->hugepages.pool);
+	if (read_u64(p, &cur, h->pool, "nr_hugepages") < 0) {
+		snprintf(a->done, sizeof(a->done), "cannot read %s/nr_hugepages", h->pool);
 		return 0;
 	}
-	snprintf(num, sizeof(num), "%llu",
-		 (unsigned long long)(cur > rec->hugepages.added ? cur - rec->hugepages.added : 0));
-	o = plan_op(p, OP_WRITE, num, "%s/nr_hugepages", rec->hugepages.pool);
+	/* not known (a crash or a write that did not return in time): no more than were asked
+	 * for, and none that were there before */
+	give = h->added_known ? h->added : MIN(h->target - MIN(h->target, h->before), cur - MIN(cur, h->before));
+	if (give == 0)
+		return 0;
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)(cur > give ? cur - give : 0));
+	o = plan_op(p, OP_WRITE, num, "%s/nr_hugepages", h->pool);
 	if (!o)
 		return -ENOMEM;
-	snprintf(o->fail, sizeof(o->fail), "cannot give back %llu huge pages", (unsigned long long)rec->hugepages.added);
-	snprintf(a->done, sizeof(a->done), "%llu pages given back (pool %llu -> %s)",
-		 (unsigned long long)rec->hugepages.added, (unsigned long long)cur, num);
+	snprintf(o->fail, sizeof(o->fail), "cannot give back %llu huge pages", (unsigned long long)give);
+	snprintf(a->done, sizeof(a->done), "%llu pages given back (pool %llu -> %s)", (unsigned long long)give,
+		 (unsigned long long)cur, num);
 	return 0;
 }
 

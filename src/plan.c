@@ -592,7 +592,7 @@ int plan_apply(struct run *run, struct state *s, const struct action *a)
 			log_info(stage, "%s: %s", o->fail, strerror(-r));
 			continue;
 		}
-		if (r == -ETIMEDOUT && o->timeout > 0) {
+		if (r == -ETIMEDOUT && (o->type == OP_WRITE || o->type == OP_WAIT_LINK)) {
 			char now[128] = "";
 			if (o->type == OP_WAIT_LINK && host_link_name(now, sizeof(now), "%s", o->path) < 0)
 				strcpy(now, "none");
@@ -640,30 +640,47 @@ int plan_apply(struct run *run, struct state *s, const struct action *a)
 /*
  * Hugepages: write the target, read the count back (a write of nr_hugepages is a request, not
  * a promise), and until the deadline compact memory (and drop caches, if allowed) and retry.
- * The record always says how many pages this VM added so far.
+ * Every write, and sync(), is made in a watchdog child with what is left of the time: the
+ * timeout is a hard bound even for a kernel that blocks in the allocator. The record says, at
+ * every moment, how many pages this VM added, or that it is not known (a write in flight).
  */
+static int set_added(struct state *s, struct record *rec, bool known, uint64_t added)
+{
+	if (!rec)
+		return 0;
+	rec->hugepages.added_known = known;
+	rec->hugepages.added = known ? added : 0;
+	return state_save(s);
+}
+
 static int exec_hugepages(struct state *s, ssize_t rec_index, const struct op *o, struct run *run)
 {
 	struct record *rec = rec_index >= 0 ? &s->records[rec_index] : NULL;
 	uint64_t target = strtoull(o->value, NULL, 10), before = rec ? rec->hugepages.before : 0, got = 0;
 	double deadline = now_seconds() + o->timeout;
-	bool drop = run->vm && run->vm->hp_drop_caches;
-	unsigned tries = 0;
+	bool drop = run->vm && run->vm->hp_drop_caches, dropped = false;
 	char buf[32];
 	int r;
 
+#define LEFT() MAX(deadline - now_seconds(), 0.05)
 	for (;;) {
-		r = host_write(o->value, strlen(o->value), 0, "%s/nr_hugepages", o->path);
+		r = set_added(s, rec, false, 0);
+		if (r < 0)
+			return log_fail("hugepages", r, "cannot record the change in the state file");
+		r = host_write(o->value, strlen(o->value), LEFT(), "%s/nr_hugepages", o->path);
+		if (r == -ETIMEDOUT) {
+			log_fail("hugepages", 0,
+				 "the write of %s/nr_hugepages did not return within %.0f s; it stays recorded for release",
+				 o->path, o->timeout);
+			return -EINPROGRESS;
+		}
 		if (r < 0 && r != -ENOMEM)
 			return log_fail("hugepages", r, "cannot write %s/nr_hugepages", o->path);
 		if (host_read(buf, sizeof(buf), "%s/nr_hugepages", o->path) >= 0)
 			got = strtoull(buf, NULL, 10);
-		if (rec) {
-			rec->hugepages.added = got > before ? got - before : 0;
-			r = state_save(s);
-			if (r < 0)
-				return log_fail("hugepages", r, "cannot record the change in the state file");
-		}
+		r = set_added(s, rec, true, got > before ? got - before : 0);
+		if (r < 0)
+			return log_fail("hugepages", r, "cannot record the change in the state file");
 		if (got >= target)
 			return 0;
 		if (now_seconds() >= deadline)
@@ -675,12 +692,14 @@ static int exec_hugepages(struct state *s, ssize_t rec_index, const struct op *o
 		/* defragment, then try again: compaction first, then (if allowed) the page cache */
 		log_debug("hugepages", "%llu of %llu pages; compacting memory", (unsigned long long)got,
 			  (unsigned long long)target);
-		(void)host_write("1", 1, 0, "/proc/sys/vm/compact_memory");
-		if (drop && tries > 0) {
-			sync();
-			(void)host_write("3", 1, 0, "/proc/sys/vm/drop_caches");
+		(void)host_write("1", 1, LEFT(), "/proc/sys/vm/compact_memory");
+		if (drop && !dropped && now_seconds() < deadline) {
+			dropped = true;
+			(void)host_sync(LEFT());
+			(void)host_write("3", 1, LEFT(), "/proc/sys/vm/drop_caches");
 		}
-		tries++;
-		sleep_seconds(0.02);
+		if (now_seconds() < deadline)
+			sleep_seconds(MIN(0.02, deadline - now_seconds()));
 	}
+#undef LEFT
 }

@@ -186,16 +186,21 @@ struct field {
 	const char *key;
 	enum field_type type;
 	size_t offset, size;
-	bool optional;
+	bool optional;       /* strings: empty is absent */
+	size_t known_offset; /* numbers that may be absent: the bool that says they are there */
 };
 
 #define FIELD(k, t, member, opt)                                                                    \
-	{ k, t, offsetof(struct record, member), sizeof(((struct record *)0)->member), opt }
+	{ k, t, offsetof(struct record, member), sizeof(((struct record *)0)->member), opt, 0 }
+#define FIELD_IF(k, t, member, known)                                                               \
+	{ k, t, offsetof(struct record, member), sizeof(((struct record *)0)->member), true,             \
+	  offsetof(struct record, known) }
 
 static const struct field hugepages_fields[] = {
 	FIELD("pool", F_POOL, hugepages.pool, false),
 	FIELD("before", F_U64, hugepages.before, false),
-	FIELD("added", F_U64, hugepages.added, false),
+	FIELD("target", F_U64, hugepages.target, false),
+	FIELD_IF("added", F_U64, hugepages.added, hugepages.added_known),
 };
 static const struct field display_fields[] = { FIELD("unit", F_UNIT, display.unit, false) };
 static const struct field vtcon_fields[] = { FIELD("name", F_TEXT, vtcon.name, false) };
@@ -360,7 +365,8 @@ int record_format(const struct record *r, char *buf, size_t size)
 		if (r->held && i > 0)
 			break; /* a held record names its resource, nothing more */
 		if (fd->type == F_U64) {
-			fprintf(f, " %s=%llu", fd->key, (unsigned long long)*(const uint64_t *)p);
+			if (!fd->known_offset || *(const bool *)((const char *)r + fd->known_offset))
+				fprintf(f, " %s=%llu", fd->key, (unsigned long long)*(const uint64_t *)p);
 			continue;
 		}
 		if (fd->optional && !*p)
@@ -429,6 +435,8 @@ int record_parse(char *line, struct record *ret, char *err, size_t errlen)
 			if (!end || *end || errno)
 				return BAD("%s: %s is not a number", t->name, fd->key);
 			*(uint64_t *)((char *)&r + fd->offset) = v;
+			if (fd->known_offset)
+				*(bool *)((char *)&r + fd->known_offset) = true;
 			continue;
 		}
 		if (strlen(eq + 1) >= fd->size || !value_ok(fd->type, eq + 1))

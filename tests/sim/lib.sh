@@ -29,7 +29,7 @@ sim_up() {
 	: > "$T/faults"
 	cp "$HOSTS/$1.spec" "$T/host.spec"
 	[ -z "${2:-}" ] || printf '%s\n' "$2" >> "$T/host.spec" # sim_up HOST EXTRA-SPEC-LINES
-	"$SIMHOST" --spec "$T/host.spec" --faults "$T/faults" "$T/mnt" || { echo "simhost failed"; exit 2; }
+	"$SIMHOST" --spec "$T/host.spec" --faults "$T/faults" --log "$T/simhost.log" "$T/mnt" || { echo "simhost failed"; exit 2; }
 	for d in sys proc dev; do ln -s "../mnt/$d" "$T/root/$d"; done
 	cp "$TOP/conf/kvm.conf" "$T/kvm.conf"
 	chmod 600 "$T/kvm.conf"

@@ -79,6 +79,22 @@ link_of() {
 	basename "$t"
 }
 now_ms() { date +%s%3N; }
+# pstate PID: the state letter of a process (R, S, D, Z...), empty when gone.
+pstate() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	s=${s##*) }
+	echo "${s%% *}"
+}
+# killed_writer SECONDS FILE DATA: in the background, a shell that records its
+# PID in $tmp/w.pid and writes DATA to FILE, SIGKILLed after SECONDS (as a
+# watchdog would).  Sets $wjob to the job's PID.
+killed_writer() {
+	rm -f "$tmp/w.pid"
+	(timeout -s KILL "$1" sh -c 'echo $$ >"$1"; printf %s "$3" >"$2"' sh "$tmp/w.pid" "$2" "$3"; true) 2>/dev/null &
+	wjob=$!
+	wait_for 1 test -s "$tmp/w.pid"
+}
 # wait_for SECONDS COMMAND...: poll the command every 50 ms.
 wait_for() {
 	local end=$(($(now_ms) + ${1%.*} * 1000 + 999)) s=$1
@@ -340,6 +356,48 @@ t0=$(now_ms)
 check "fault: a killed writer is released at once and the write has no effect" \
 	eval '[ $(($(now_ms) - t0)) -lt 2000 ] && eq "$(link_of "$GPU/driver")" nvidia'
 
+# hang-d: a write stuck in a driver (D state) ignores the interrupt of a
+# SIGKILL; the kernel keeps the killed writer until the reply, which comes
+# after SECONDS, with the write done.
+echo "sys/bus/pci/drivers/nvidia/unbind hang-d 2" >"$F"
+t0=$(now_ms)
+killed_writer 0.5 "$PCI/drivers/nvidia/unbind" 0000:09:00.0
+sleep 0.8
+wpid=$(cat "$tmp/w.pid" 2>/dev/null)
+check "fault: hang-d: the SIGKILLed writer stays in D state, the device still bound" \
+	eval '[ -n "$wpid" ] && eq "$(pstate "$wpid")" D && eq "$(link_of "$GPU/driver")" nvidia'
+check "fault: hang-d: other operations go on meanwhile (they return while it is pending)" \
+	eval 'eq "$(timeout 2 cat "$GPU/vendor")" 0x10de && timeout 2 ls "$PCI/drivers/nvidia" >/dev/null &&
+	[ -L "$GPU/driver" ]'
+check "fault: hang-d: after SECONDS the unbind takes effect and the writer is released" \
+	eval 'wait_for 3 test ! -e "$GPU/driver" && [ $(($(now_ms) - t0)) -ge 1900 ] &&
+	wait_for 1 eval "[ \"\$(pstate $wpid)\" != D ]" && [ ! -e "$PCI/drivers/nvidia/0000:09:00.0" ] &&
+	grep -qxF "write sys/bus/pci/drivers/nvidia/unbind \"0000:09:00.0\" = 0" "$tmp/log"'
+wait "$wjob"
+wr "$PCI/drivers/nvidia/bind" 0000:09:00.0 >/dev/null
+echo "sys/bus/pci/drivers/nvidia/unbind hang-d 0.5 1" >"$F"
+t0=$(now_ms)
+check "fault: hang-d: a writer that is not killed succeeds after SECONDS; COUNT 1 fires once" \
+	eval 'wr "$GPU/driver/unbind" 0000:09:00.0 && [ $(($(now_ms) - t0)) -ge 450 ] && [ ! -e "$GPU/driver" ] &&
+	wr "$PCI/drivers/nvidia/bind" 0000:09:00.0 && t0=$(now_ms) && wr "$GPU/driver/unbind" 0000:09:00.0 &&
+	[ $(($(now_ms) - t0)) -lt 400 ] && wr "$PCI/drivers/nvidia/bind" 0000:09:00.0'
+
+# apply-then-hang: the write takes effect at once, the reply is held
+# (interruptible: a killed writer gets EINTR, the effect stays).
+echo "sys/bus/pci/drivers/nvidia/unbind apply-then-hang 3" >"$F"
+t0=$(now_ms)
+(timeout -s KILL 0.5 bash -c "printf 0000:09:00.0 >'$GPU/driver/unbind'"; echo $? >"$tmp/ath.rc") 2>/dev/null
+check "fault: apply-then-hang: the killed writer is released at once, the unbind stays done" \
+	eval '[ $(($(now_ms) - t0)) -lt 2000 ] && eq "$(cat "$tmp/ath.rc")" 137 && [ ! -e "$GPU/driver" ] &&
+	grep -qxF "apply-then-hang sys/bus/pci/drivers/nvidia/unbind = -EINTR" "$tmp/log"'
+wr "$PCI/drivers/nvidia/bind" 0000:09:00.0 >/dev/null
+for l in "sys/bus/pci/drivers/nvidia/unbind hang-d" "sys/bus/pci/drivers/nvidia/unbind apply-then-hang x" \
+	"sys/bus/pci/drivers/nvidia/unbind hang-d -1"; do
+	echo "$l" >"$F"
+	check "fault: '$l' does not parse (EBADMSG)" fails_with "Bad message" "$AUD/driver_override" "x"
+done
+: >"$F"
+
 printf 'probe-delay 300\n' >"$F"
 wr "$GPU/driver/unbind" 0000:09:00.0 >/dev/null
 check "fault: probe-delay: drivers_probe returns before the driver is attached" \
@@ -425,6 +483,24 @@ check "hugepages: per-node writes and 1 GiB pages" \
 	eval 'wr "$NHP/nr_hugepages" 10 && eq "$(cat "$HP/nr_hugepages")" 10 && wr "$NHP/nr_hugepages" 0 &&
 	wr "$S/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages" 2 && eq "$(cat "$S/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages")" 2 &&
 	wr "$S/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages" 0'
+echo "sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages apply-then-hang 3" >"$F"
+t0=$(now_ms)
+(timeout -s KILL 0.5 sh -c 'echo 10 >"$1"' sh "$HP/nr_hugepages"; echo $? >"$tmp/ath.rc") 2>/dev/null
+check "fault: apply-then-hang: nr_hugepages grew although the killed writer never returned" \
+	eval 'eq "$(cat "$tmp/ath.rc")" 137 && eq "$(cat "$HP/nr_hugepages" "$NHP/nr_hugepages" | tr "\n" " ")" "10 10 " &&
+	[ $(($(now_ms) - t0)) -lt 2000 ]'
+echo "sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages apply-then-hang 1 # re-armed" >"$F"
+t0=$(now_ms)
+( wr "$HP/nr_hugepages" 20 >/dev/null; echo $? >"$tmp/ath.rc" ) &
+ath_pid=$!
+sleep 0.3
+check "fault: apply-then-hang: the pool has grown while the writer still waits" \
+	eval 'eq "$(cat "$HP/nr_hugepages")" 20 && kill -0 "$ath_pid" 2>/dev/null'
+wait "$ath_pid"
+check "fault: apply-then-hang: a writer that is not killed succeeds after SECONDS" \
+	eval 'eq "$(cat "$tmp/ath.rc")" 0 && [ $(($(now_ms) - t0)) -ge 950 ]'
+: >"$F"
+wr "$HP/nr_hugepages" 0 >/dev/null
 check "drop_caches: 1 to 4" eval 'fails_with "Invalid argument" "$root/proc/sys/vm/drop_caches" 5 && wr "$root/proc/sys/vm/drop_caches" 3'
 
 stop
@@ -467,6 +543,54 @@ if [ -n "$mnt" ]; then
 	check "aperture: ... and it cannot be bound again (ENODEV)" \
 		fails_with "No such device" "$mnt/sys/bus/platform/drivers/efi-framebuffer/bind" efi-framebuffer.0
 	stop
+fi
+
+# no-process lines already in the fault file when the host is mounted: the
+# process never shows, without any write first.  And a hang-d pending when the
+# file system is unmounted.
+cp "$here/hosts/win10.spec" "$tmp/np.spec"
+printf '%s\n' 'process 1301 comm=gnome-shell fds=9:/dev/dri/card0' 'process 1302 comm=Xwayland fds=3:/dev/dri/card0' >>"$tmp/np.spec"
+printf 'module-refcnt nvidia 3\nno-process 1301\n' >"$tmp/faults"
+start "$tmp/np.spec" || bad "mount the no-process spec"
+if [ -n "$mnt" ]; then
+	# holders: what a program finds by listing proc and opening each proc/PID/fd
+	# (the globs read both directories with readdir)
+	holders() {
+		local d fd
+		for d in "$mnt"/proc/*; do
+			case ${d##*/} in *[!0-9]*) continue ;; esac
+			for fd in "$d"/fd/*; do
+				[ -L "$fd" ] && printf '%s:%s ' "${d##*/}" "$(readlink "$fd")"
+			done
+		done
+	}
+	check "no-process at mount time: readdir of proc does not list the PID, proc/PID/fd is gone" \
+		eval 'eq "$(holders)" "1302:/dev/dri/card0 " && ! ls "$mnt/proc/1301/fd" 2>/dev/null &&
+		[ ! -e "$mnt/proc/1301/comm" ] && eq "$(cat "$mnt/sys/module/nvidia/refcnt")" 5'
+	printf 'module-refcnt nvidia 3\n' >"$tmp/faults"
+	check "no-process: without the line the process is back at the next readdir" \
+		eq "$(holders)" "1301:/dev/dri/card0 1302:/dev/dri/card0 "
+	printf 'no-process 1301\n' >"$tmp/faults"
+	check "no-process: a stat alone sees it gone again" eval '[ ! -e "$mnt/proc/1301" ] && [ -d "$mnt/proc/1302" ]'
+
+	: >"$tmp/faults"
+	echo "sys/bus/pci/drivers/nvidia/unbind hang-d 60" >"$tmp/faults"
+	log0=$(wc -l <"$tmp/log")
+	killed_writer 0.3 "$mnt/sys/bus/pci/drivers/nvidia/unbind" 0000:09:00.0
+	sleep 0.5
+	wpid=$(cat "$tmp/w.pid" 2>/dev/null)
+	check "hang-d: the SIGKILLed writer waits in D state" eval '[ -n "$wpid" ] && eq "$(pstate "$wpid")" D'
+	t0=$(now_ms)
+	# as the test libraries stop it: the held file makes -u fail EBUSY, so umount -l
+	fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"
+	mnt=""
+	check "hang-d: unmounting answers it EINTR at once: writer released, daemon gone, no effect" \
+		eval 'wait_for 3 eval "! pgrep -f -- \"--faults \$tmp/faults\" >/dev/null" && [ $(($(now_ms) - t0)) -lt 5000 ] &&
+		[ "$(pstate "$wpid")" != D ] && tail -n +$((log0 + 1)) "$tmp/log" >"$tmp/log.hd" &&
+		grep -qxF "hang-d sys/bus/pci/drivers/nvidia/unbind = -EINTR" "$tmp/log.hd" &&
+		! grep -q "^unbound nvidia 0000:09:00.0" "$tmp/log.hd"'
+	wait "$wjob"
+	: >"$tmp/faults"
 fi
 
 # ---------------------------------------------------------------------------

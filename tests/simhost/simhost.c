@@ -13,8 +13,8 @@
  * holders and slaves, btrfs members), /proc/self/mountinfo, /proc/swaps, the
  * console and the ttys and framebuffers of PCI devices.  Faults (errors,
  * hangs, slow or missing probes, pages in use, graphics mode, unreadable
- * paths) come from a file that is re-read before every open, opendir,
- * readlink, write, mkdir and rmdir.
+ * paths, exited processes) come from a file that is re-read before every
+ * lookup, open, opendir, readdir, readlink, write, mkdir and rmdir.
  *
  * Design: the host is a model (devices, drivers, modules, ...).  The file
  * tree is a pure function of the model and is rebuilt after every change, so
@@ -461,6 +461,7 @@ struct process {
 	unsigned *fdnums;
 	char **fdtargets;
 	size_t nfds;
+	bool hidden;            /* the tree was built with it gone (no-process) */
 	unsigned line;
 };
 
@@ -558,7 +559,9 @@ static int module_refcnt(const struct module *m);
 
 enum fault_kind {
 	F_ERR,
-	F_HANG,
+	F_HANG,                 /* block before the operation, interruptible */
+	F_HANG_D,               /* block before the operation, uninterruptible (D state) */
+	F_APPLY_HANG,           /* apply at once, then hold the reply, interruptible */
 };
 
 struct fault {
@@ -3359,9 +3362,10 @@ static void build_memory(void)
 static void build_processes(void)
 {
 	for (size_t i = 0; i < S.nprocs; i++) {
-		const struct process *p = S.procs[i];
+		struct process *p = S.procs[i];
 
-		if (process_gone(p))
+		p->hidden = process_gone(p);
+		if (p->hidden)
 			continue;
 		settext(mktext("proc/%u/comm", p->pid), "%s\n", p->comm);
 		settext(mktext("proc/%u/cgroup", p->pid), "0::%s\n", p->cgroup ? p->cgroup : "/");
@@ -3864,14 +3868,15 @@ static int faults_line(unsigned no, char *line)
 		struct fault f = { .key = key };
 		char *end;
 
-		if (nw >= 3 && !strcmp(w[1], "hang")) {
-			f.kind = F_HANG;
+		if (nw >= 2 && (!strcmp(w[1], "hang") || !strcmp(w[1], "hang-d") ||
+				 !strcmp(w[1], "apply-then-hang"))) {
+			f.kind = !strcmp(w[1], "hang") ? F_HANG : !strcmp(w[1], "hang-d") ? F_HANG_D : F_APPLY_HANG;
 			errno = 0;
-			f.secs = strtod(w[2], &end);
-			if (errno || *end || f.secs < 0 || f.secs > 3600 || nw > 4 ||
+			f.secs = nw >= 3 ? strtod(w[2], &end) : -1;
+			if (nw < 3 || errno || *end || !(f.secs >= 0 && f.secs <= 3600) || nw > 4 ||
 			    parse_count(nw == 4 ? w[3] : NULL, &f.count) < 0) {
 				free(key);
-				return ferr(no, "expected: PATH hang SECONDS [COUNT]");
+				return ferr(no, "expected: PATH %s SECONDS [COUNT]", w[1]);
 			}
 		} else {
 			int e = nw >= 2 ? errno_parse(w[1]) : -EINVAL;
@@ -3915,11 +3920,23 @@ static void faults_read(void)
 	fclose(f);
 }
 
-/* The faults, then what follows from them (pages no longer in use). */
+/*
+ * The faults, then what follows from them: pages no longer in use are freed,
+ * and the tree is rebuilt when a process exited (no-process) or came back, so
+ * proc/PID appears and disappears with the line.  The tree built at startup
+ * has not seen the fault file yet.  Called with the lock held, before any
+ * lookup: no node pointer survives it.
+ */
 static void faults_load(void)
 {
 	faults_read();
 	hp_normalize();
+	for (size_t i = 0; i < S.nprocs; i++) {
+		if (process_gone(S.procs[i]) != S.procs[i]->hidden) {
+			build_tree();
+			break;
+		}
+	}
 }
 
 static bool fault_take(const struct fault *f)
@@ -3992,22 +4009,36 @@ static bool faults_unreadable(const char *path)
 	return false;
 }
 
-/* The first matching hang and the first matching error for @path. */
-static void faults_match(const char *path, double *hang, int *err)
+/* A matched hang: which kind (F_ERR: none) and how long. */
+struct hang {
+	enum fault_kind kind;
+	double secs;
+};
+
+static const char *const hang_names[] = {
+	[F_HANG] = "hang",
+	[F_HANG_D] = "hang-d",
+	[F_APPLY_HANG] = "apply-then-hang",
+};
+
+/* The first matching hang (of any kind) and the first matching error for @path. */
+static void faults_match(const char *path, struct hang *hang, int *err)
 {
 	bool have_hang = false, have_err = false;
 
-	*hang = 0;
+	hang->kind = F_ERR;
+	hang->secs = 0;
 	*err = 0;
 	for (size_t i = 0; i < F.n; i++) {
 		const struct fault *f = &F.v[i];
 
-		if ((f->kind == F_HANG ? have_hang : have_err) || !fault_path_matches(f, path))
+		if ((f->kind != F_ERR ? have_hang : have_err) || !fault_path_matches(f, path))
 			continue;
 		if (!fault_take(f))
 			continue;
-		if (f->kind == F_HANG) {
-			*hang = f->secs;
+		if (f->kind != F_ERR) {
+			hang->kind = f->kind;
+			hang->secs = f->secs;
 			have_hang = true;
 		} else {
 			*err = f->err;
@@ -4016,12 +4047,96 @@ static void faults_match(const char *path, double *hang, int *err)
 	}
 }
 
+/* Our mount's ID in /proc/self/mountinfo, 0: unknown.  Set before serving. */
+static unsigned long g_mount_id;
+
+/* Undo the octal escapes (\040) of a mountinfo field, in place. */
+static void mountinfo_unescape(char *s)
+{
+	char *o = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 4;
+		} else {
+			*o++ = *s++;
+		}
+	}
+	*o = '\0';
+}
+
+/*
+ * Scan /proc/self/mountinfo.  With @mnt (absolute, resolved): the ID of the
+ * last FUSE mount on it, 0 if none.  Else: @id if mount @id still exists (or
+ * the file cannot be read), 0 if it is gone.
+ */
+static unsigned long mountinfo_scan(const char *mnt, unsigned long id)
+{
+	unsigned long found = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return mnt ? 0 : id;
+	while (getline(&line, &cap, f) >= 0) {
+		char *save = NULL, *w[5], *sep, *type;
+		unsigned long mid = strtoul(line, NULL, 10);
+		size_t nw = 0;
+
+		if (!mnt) {
+			if (mid == id) {
+				found = id;
+				break;
+			}
+			continue;
+		}
+		sep = strstr(line, " - ");
+		if (!sep)
+			continue;
+		type = sep + 3;
+		*sep = '\0';
+		for (char *t = strtok_r(line, " ", &save); t && nw < ARRAY_SIZE(w); t = strtok_r(NULL, " ", &save))
+			w[nw++] = t;
+		if (nw < 5 || strncmp(type, "fuse", 4))
+			continue;
+		mountinfo_unescape(w[4]);
+		if (!strcmp(w[4], mnt))
+			found = mid;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/*
+ * The file system is going away: the connection was aborted (unmount, umount
+ * -f), it is being destroyed, or, checked when @check_mount, our mount left
+ * the mount table (a lazy umount -l while a caller still holds a file: the
+ * kernel aborts nothing until that caller gets its reply).
+ */
+static bool fs_stopping(struct fuse_session *se, bool check_mount)
+{
+	bool stop;
+
+	if (fuse_session_exited(se))
+		return true;
+	pthread_mutex_lock(&g_lock);
+	stop = g_stop;
+	pthread_mutex_unlock(&g_lock);
+	return stop || (check_mount && g_mount_id && !mountinfo_scan(NULL, g_mount_id));
+}
+
 /*
  * Block for @secs with the lock released.  Gives up with -EINTR when the
- * caller is interrupted (a signal, e.g. its watchdog killing it) or the file
- * system is being unmounted; the write then has no effect.
+ * file system is being unmounted or destroyed, and, if @interruptible, when
+ * the caller is interrupted (a signal, e.g. its watchdog killing it).  An
+ * uninterruptible wait ignores FUSE interrupts, like a driver stuck in D
+ * state: the kernel keeps a killed caller waiting for the reply.
  */
-static int hang_wait(double secs)
+static int hang_wait(double secs, bool interruptible)
 {
 	struct fuse_session *se = fuse_get_session(fuse_get_context()->fuse);
 	struct timespec end, now;
@@ -4030,10 +4145,10 @@ static int hang_wait(double secs)
 	monotonic_now(&end);
 	ts_add_ms(&end, (unsigned long)(secs * 1000.0));
 	pthread_mutex_unlock(&g_lock);
-	for (;;) {
+	for (unsigned i = 0;; i++) {
 		struct timespec slice = { 0, 20 * 1000000L };
 
-		if (fuse_interrupted() || fuse_session_exited(se)) {
+		if ((interruptible && fuse_interrupted()) || fs_stopping(se, i % 5 == 0)) {
 			r = -EINTR;
 			break;
 		}
@@ -4049,23 +4164,47 @@ static int hang_wait(double secs)
 /*
  * Common prologue of mutating operations: re-read the faults, then apply
  * those for @path.  Returns 0 to go on, or -errno (with the lock held).
+ * A hang or hang-d blocks here.  An apply-then-hang is left in *@after
+ * (0: none) for faults_reply() once the operation has taken effect.
  */
-static int faults_apply(const char *path)
+static int faults_apply(const char *path, double *after)
 {
-	double hang;
+	struct hang hang;
 	int err, r;
 
+	*after = 0;
 	faults_load();
 	if (F.bad)
 		return -EBADMSG;
 	faults_match(path, &hang, &err);
-	if (hang > 0) {
-		sim_log("hang %s %.3fs", path, hang);
-		r = hang_wait(hang);
-		if (r < 0)
+	if (hang.kind == F_APPLY_HANG) {
+		*after = hang.secs;
+	} else if (hang.kind != F_ERR && hang.secs > 0) {
+		sim_log("%s %s %.3fs", hang_names[hang.kind], path, hang.secs);
+		r = hang_wait(hang.secs, hang.kind == F_HANG);
+		if (r < 0) {
+			sim_log("%s %s = -EINTR", hang_names[hang.kind], path);
 			return r;
+		}
 	}
 	return err ? -err : 0;
+}
+
+/*
+ * Epilogue: hold the reply of an operation that already took effect (result
+ * @r) for the apply-then-hang time @after.  An interrupt, unmount or destroy
+ * ends the wait with -EINTR; the effect stays.
+ */
+static int faults_reply(const char *path, double after, int r)
+{
+	if (after <= 0)
+		return r;
+	sim_log("apply-then-hang %s %.3fs", path, after);
+	if (hang_wait(after, true) < 0) {
+		sim_log("apply-then-hang %s = -EINTR", path);
+		return -EINTR;
+	}
+	return r;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -4127,6 +4266,7 @@ static int sim_getattr(const char *path, struct stat *st, struct fuse_file_info 
 	int r = 0;
 
 	pthread_mutex_lock(&g_lock);
+	faults_load();
 	n = tree_lookup(rel(path));
 	if (n)
 		fill_stat(n, st);
@@ -4167,6 +4307,7 @@ static int sim_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 	int r = 0;
 
 	pthread_mutex_lock(&g_lock);
+	faults_load();
 	n = tree_lookup(rel(path));
 	if (!n)
 		r = -ENOENT;
@@ -4265,6 +4406,7 @@ static int sim_write(const char *path, const char *buf, size_t size, off_t off,
 	const char *p = rel(path);
 	struct sbuf lb = { 0 };
 	const struct node *n;
+	double after;
 	char *data;
 	int r;
 
@@ -4275,7 +4417,7 @@ static int sim_write(const char *path, const char *buf, size_t size, off_t off,
 	data = xcalloc(1, size + 1);
 	memcpy(data, buf, size);
 	pthread_mutex_lock(&g_lock);
-	r = faults_apply(p);
+	r = faults_apply(p, &after);
 	if (r == 0) {
 		n = tree_lookup(p);
 		if (!n)
@@ -4290,6 +4432,7 @@ static int sim_write(const char *path, const char *buf, size_t size, off_t off,
 	log_data(&lb, data, size);
 	sim_log("write %s \"%s\" = %s%s", p, lb.p ? lb.p : "", r < 0 ? "-" : "0",
 		r < 0 ? errno_name(r) : "");
+	r = faults_reply(p, after, r);
 	pthread_mutex_unlock(&g_lock);
 	free(lb.p);
 	free(data);
@@ -4326,12 +4469,13 @@ static int module_dir_op(const char *path, const char *op, int (*fn)(struct modu
 {
 	const char *p = rel(path), *name = module_dir_name(p);
 	struct module *m;
+	double after;
 	int r;
 
 	if (!name)
 		return -EPERM;
 	pthread_mutex_lock(&g_lock);
-	r = faults_apply(p);
+	r = faults_apply(p, &after);
 	if (r == 0) {
 		m = find_module(name);
 		r = m ? fn(m) : -ENOENT;
@@ -4339,6 +4483,7 @@ static int module_dir_op(const char *path, const char *op, int (*fn)(struct modu
 	if (r == 0)
 		build_tree();
 	sim_log("%s %s = %s%s", op, p, r < 0 ? "-" : "0", r < 0 ? errno_name(r) : "");
+	r = faults_reply(p, after, r);
 	pthread_mutex_unlock(&g_lock);
 	return r;
 }
@@ -4490,6 +4635,7 @@ static int serve(int argc, char **argv)
 	struct fuse_cmdline_opts opts = { 0 };
 	struct fuse_session *se;
 	struct fuse *f = NULL;
+	char *mnt = NULL;
 	int r = 1;
 
 	if (fuse_parse_cmdline(&args, &opts) != 0)
@@ -4504,8 +4650,13 @@ static int serve(int argc, char **argv)
 	if (!f)
 		goto out;
 	se = fuse_get_session(f);
+	/* Resolved while it is still a plain directory: nothing serves it yet. */
+	mnt = realpath(opts.mountpoint, NULL);
 	if (fuse_mount(f, opts.mountpoint) != 0)
 		goto out;
+	/* Our mount in the table: a hang ends when it leaves (umount -l). */
+	if (mnt)
+		g_mount_id = mountinfo_scan(mnt, 0);
 	if (fuse_daemonize(opts.foreground) != 0 || fuse_set_signal_handlers(se) != 0) {
 		fuse_unmount(f);
 		goto out;
@@ -4517,6 +4668,7 @@ static int serve(int argc, char **argv)
 out:
 	if (f)
 		fuse_destroy(f);
+	free(mnt);
 	free(opts.mountpoint);
 	fuse_opt_free_args(&args);
 	return r;

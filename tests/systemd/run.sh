@@ -25,7 +25,7 @@ LIMIT=${VH_QEMU_TIMEOUT:-300}
 EXPECTED=(
 	sd.env.systemd sd.env.display-manager sd.env.units sd.env.cpus sd.env.bus
 	sd.bus.display.prepare sd.bus.display.release
-	sd.bus.isolation.prepare sd.bus.isolation.release
+	sd.bus.isolation.prepare sd.bus.isolation.release sd.bus.forged
 	sd.nobus.setup
 	sd.nobus.stale-socket.prepare sd.nobus.stale-socket.release
 	sd.nobus.display.prepare sd.nobus.display.release

@@ -203,7 +203,9 @@ static struct record rec_hugepages(const char *pool, uint64_t before, uint64_t a
 
 	SET(r.hugepages.pool, pool);
 	r.hugepages.before = before;
+	r.hugepages.target = before;
 	r.hugepages.added = added;
+	r.hugepages.added_known = true;
 	return r;
 }
 
@@ -249,7 +251,9 @@ static void assert_record_equal(const struct record *a, const struct record *b)
 	case REC_HUGEPAGES:
 		assert_string_equal(a->hugepages.pool, b->hugepages.pool);
 		assert_int_equal(a->hugepages.before, b->hugepages.before);
+		assert_int_equal(a->hugepages.target, b->hugepages.target);
 		assert_int_equal(a->hugepages.added, b->hugepages.added);
+		assert_int_equal(a->hugepages.added_known, b->hugepages.added_known);
 		break;
 	case REC_DISPLAY:
 		assert_string_equal(a->display.unit, b->display.unit);
@@ -344,13 +348,13 @@ static void test_record_round_trip(void **state)
 
 	(void)state;
 	r = rec_hugepages("/sys/kernel/mm/hugepages/hugepages-2048kB", 0, 512);
-	assert_round_trip(&r, "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=0 added=512");
+	assert_round_trip(&r, "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=0 target=0 added=512");
 	r = rec_hugepages("/sys/devices/system/node/node1/hugepages/hugepages-1048576kB", 2, 4);
 	assert_round_trip(&r, "hugepages pool=/sys/devices/system/node/node1/hugepages/hugepages-1048576kB "
-			      "before=2 added=4");
+			      "before=2 target=2 added=4");
 	r = rec_hugepages("/sys/devices/system/node/node12/hugepages/hugepages-2048kB", UINT64_MAX, 0);
 	assert_round_trip(&r, "hugepages pool=/sys/devices/system/node/node12/hugepages/hugepages-2048kB "
-			      "before=18446744073709551615 added=0");
+			      "before=18446744073709551615 target=18446744073709551615 added=0");
 
 	r = rec_display("display-manager.service", false);
 	assert_round_trip(&r, "display unit=display-manager.service");
@@ -404,8 +408,12 @@ static void test_record_round_trip(void **state)
 	/* fields in any order, the same record */
 	r = parse_ok("pci override=vfio-pci driver=nvidia bdf=0000:09:00.0");
 	assert_format(&r, "pci bdf=0000:09:00.0 driver=nvidia override=vfio-pci");
-	r = parse_ok("hugepages added=1 before=2 pool=/sys/kernel/mm/hugepages/hugepages-2048kB");
-	assert_format(&r, "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=2 added=1");
+	r = parse_ok("hugepages added=1 target=3 before=2 pool=/sys/kernel/mm/hugepages/hugepages-2048kB");
+	assert_format(&r, "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=2 target=3 added=1");
+	/* written before the pool is: how many were added is not known yet */
+	r = parse_ok("hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=2 target=3");
+	assert_false(r.hugepages.added_known);
+	assert_format(&r, "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=2 target=3");
 	/* escapes are read whatever the case of their digits */
 	r = parse_ok("vtcon name=a%2fb%2Fc");
 	assert_string_equal(r.vtcon.name, "a/b/c");
@@ -527,8 +535,8 @@ static void test_record_parse_refuses(void **state)
 		{ "display unit=gdm.service unit=sddm.service", "display: repeated field \"unit\"" },
 		{ "pci driver=nvidia", "pci: bdf is missing" },
 		{ "pci", "pci: bdf is missing" },
-		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=1", "hugepages: added is missing" },
-		{ "hugepages before=1 added=1", "hugepages: pool is missing" },
+		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=1", "hugepages: target is missing" },
+		{ "hugepages before=1 target=1 added=1", "hugepages: pool is missing" },
 		{ "framebuffer device=efi-framebuffer.0", "framebuffer: driver is missing" },
 		{ "governor policy=policy0", "governor: governor is missing" },
 		{ "governor governor=performance", "governor: policy is missing" },
@@ -576,34 +584,34 @@ static void test_record_parse_refuses(void **state)
 		{ "vtcon name=a%7Fb", "invalid name" },
 		{ "vtcon name=%00", "invalid name" },
 		/* hugepage pools: in /sys/kernel/mm/hugepages or a node's hugepages, nowhere else */
-		{ "hugepages pool=/tmp/hugepages-2048kB before=0 added=1", "hugepages: invalid pool" },
-		{ "hugepages pool=/sys/kernel/mm/hugepages before=0 added=1", "invalid pool" },
-		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB/../../../../etc before=0 added=1",
+		{ "hugepages pool=/tmp/hugepages-2048kB before=0 target=0 added=1", "hugepages: invalid pool" },
+		{ "hugepages pool=/sys/kernel/mm/hugepages before=0 target=0 added=1", "invalid pool" },
+		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB/../../../../etc before=0 target=0 added=1",
 		  "invalid pool" },
-		{ "hugepages pool=/sys/kernel/mm/hugepages/../hugepages/hugepages-2048kB before=0 added=1",
+		{ "hugepages pool=/sys/kernel/mm/hugepages/../hugepages/hugepages-2048kB before=0 target=0 added=1",
 		  "invalid pool" },
-		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages before=0 added=1",
+		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages before=0 target=0 added=1",
 		  "invalid pool" },
-		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-kB before=0 added=1", "invalid pool" },
-		{ "hugepages pool=sys/kernel/mm/hugepages/hugepages-2048kB before=0 added=1", "invalid pool" },
-		{ "hugepages pool=/sys/devices/system/node/nodeX/hugepages/hugepages-2048kB before=0 added=1",
+		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-kB before=0 target=0 added=1", "invalid pool" },
+		{ "hugepages pool=sys/kernel/mm/hugepages/hugepages-2048kB before=0 target=0 added=1", "invalid pool" },
+		{ "hugepages pool=/sys/devices/system/node/nodeX/hugepages/hugepages-2048kB before=0 target=0 added=1",
 		  "invalid pool" },
-		{ "hugepages pool=/sys/devices/system/node/node0/hugepages-2048kB before=0 added=1", "invalid pool" },
-		{ "hugepages pool=/sys/devices/system/node/hugepages/hugepages-2048kB before=0 added=1",
+		{ "hugepages pool=/sys/devices/system/node/node0/hugepages-2048kB before=0 target=0 added=1", "invalid pool" },
+		{ "hugepages pool=/sys/devices/system/node/hugepages/hugepages-2048kB before=0 target=0 added=1",
 		  "invalid pool" },
-		{ "hugepages pool=/sys/devices/system/cpu/cpu0/hugepages/hugepages-2048kB before=0 added=1",
+		{ "hugepages pool=/sys/devices/system/cpu/cpu0/hugepages/hugepages-2048kB before=0 target=0 added=1",
 		  "invalid pool" },
 		/* numbers */
 		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=abc added=1",
 		  "hugepages: before is not a number" },
-		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=0 added=", "added is not a number" },
+		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=0 target=0 added=", "added is not a number" },
 		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=-1 added=1", "before is not a number" },
 		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=1x added=1", "before is not a number" },
 		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=0x10 added=1",
 		  "before is not a number" },
 		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=1.5 added=1",
 		  "before is not a number" },
-		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=18446744073709551616 added=1",
+		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=18446744073709551616 target=18446744073709551616 added=1",
 		  "before is not a number" },
 		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=%00 added=1",
 		  "before is not a number" },
@@ -614,7 +622,7 @@ static void test_record_parse_refuses(void **state)
 		/* "held" only where the resource is shared */
 		{ "kmod module=nvidia held", "kmod: unknown word \"held\"" },
 		{ "pci bdf=0000:09:00.0 held", "pci: unknown word \"held\"" },
-		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=0 added=1 held",
+		{ "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=0 target=0 added=1 held",
 		  "hugepages: unknown word \"held\"" },
 		{ "vtcon name=x held", "vtcon: unknown word \"held\"" },
 		{ "framebuffer device=efi-framebuffer.0 driver=efi-framebuffer held", "unknown word \"held\"" },
@@ -655,7 +663,7 @@ static void test_record_parse_limits(void **state)
 	strcat(line, "%20");
 	assert_parse_refused(line, "invalid name");
 
-	r = parse_ok("hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=18446744073709551615 added=0");
+	r = parse_ok("hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=18446744073709551615 target=18446744073709551615 added=0");
 	assert_true(r.hugepages.before == UINT64_MAX);
 }
 
@@ -760,7 +768,7 @@ static void test_every_kind_in_a_file(void **state)
 	};
 	static const char want[] =
 		HEADER("win10", UUID_A)
-		"hugepages pool=/sys/kernel/mm/hugepages/hugepages-1048576kB before=0 added=8\n"
+		"hugepages pool=/sys/kernel/mm/hugepages/hugepages-1048576kB before=0 target=0 added=8\n"
 		"display unit=display-manager.service\n"
 		"display unit=sddm.service held\n"
 		"vtcon name=(M)%20frame%20buffer%20device\n"
@@ -1784,16 +1792,16 @@ static void test_numbers_strict(void **state)
 			     "before is not a number");
 	assert_parse_refused("hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=%205 added=1",
 			     "before is not a number");
-	assert_parse_refused("hugepages pool=/sys/kernel/mm/hugepages/hugepages-%202048kB before=0 added=1",
+	assert_parse_refused("hugepages pool=/sys/kernel/mm/hugepages/hugepages-%202048kB before=0 target=0 added=1",
 			     "invalid pool");
-	assert_parse_refused("hugepages pool=/sys/kernel/mm/hugepages/hugepages--2048kB before=0 added=1",
+	assert_parse_refused("hugepages pool=/sys/kernel/mm/hugepages/hugepages--2048kB before=0 target=0 added=1",
 			     "invalid pool");
-	assert_parse_refused("hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB%20 before=0 added=1",
+	assert_parse_refused("hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB%20 before=0 target=0 added=1",
 			     "invalid pool");
-	assert_parse_refused("hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB%0A before=0 added=1",
+	assert_parse_refused("hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB%0A before=0 target=0 added=1",
 			     "invalid pool");
 	assert_parse_refused(
-		"hugepages pool=/sys/devices/system/node/node+0/hugepages/hugepages-2048kB before=0 added=1",
+		"hugepages pool=/sys/devices/system/node/node+0/hugepages/hugepages-2048kB before=0 target=0 added=1",
 		"invalid pool");
 }
 
@@ -1808,14 +1816,14 @@ static void test_pool_suffix(void **state)
 {
 	(void)state;
 	assert_parse_refused("hugepages pool=/sys/kernel/mm/hugepages/hugepages-1/../../../../proc/sys/vm "
-			     "before=0 added=1",
+			     "before=0 target=0 added=1",
 			     "invalid pool");
 	assert_parse_refused("hugepages pool=/sys/devices/system/node/node0/hugepages/hugepages-1"
-			     "/../../../../../../etc before=0 added=1",
+			     "/../../../../../../etc before=0 target=0 added=1",
 			     "invalid pool");
-	assert_parse_refused("hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048MB before=0 added=1",
+	assert_parse_refused("hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048MB before=0 target=0 added=1",
 			     "invalid pool");
-	assert_parse_refused("hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048 before=0 added=1",
+	assert_parse_refused("hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048 before=0 target=0 added=1",
 			     "invalid pool");
 }
 

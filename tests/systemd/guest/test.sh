@@ -65,7 +65,7 @@ declare -A UUID=(
 	[vmi]=5e1f0000-0000-4000-8000-000000000001 [vmf]=5e1f0000-0000-4000-8000-00000000000f
 	[vmx]=5e1f0000-0000-4000-8000-000000000005 [vmj]=5e1f0000-0000-4000-8000-000000000009
 	[vmt]=5e1f0000-0000-4000-8000-000000000007 [vmc]=5e1f0000-0000-4000-8000-00000000000c
-	[vmm]=5e1f0000-0000-4000-8000-00000000000d
+	[vmm]=5e1f0000-0000-4000-8000-00000000000d [vms]=5e1f0000-0000-4000-8000-00000000000e
 )
 for vm in "${!UUID[@]}"; do
 	cat >"$W/$vm.xml" <<EOF
@@ -309,6 +309,33 @@ done_check "dbus.socket $(st dbus.socket), namespace: '$hidden'"
 log "--- phase 1: over the system bus (dbus-daemon), systemd's private socket hidden"
 display_round_trip sd.bus.display --bus
 isolation_round_trip sd.bus.isolation "" --bus
+
+# A peer without privileges watches for the stop job of slow.service and sends JobRemoved
+# "failed" for it from its own connection (the bus lets anyone send signals): vfiohook must
+# wait for systemd's own word, the job ending done after 3 s.
+systemctl start slow.service
+rm -f "$W/forged"
+(
+	for _ in $(seq 50); do
+		id=$(systemctl list-jobs --no-legend 2>/dev/null | awk '$2 == "slow.service" { print $1 }')
+		[ -n "$id" ] && break
+		sleep 0.1
+	done
+	[ -n "$id" ] && setpriv --reuid=65534 --regid=65534 --clear-groups busctl --system emit \
+		/org/freedesktop/systemd1 org.freedesktop.systemd1.Manager JobRemoved uoss \
+		"$id" "/org/freedesktop/systemd1/job/$id" slow.service failed && echo "$id" >"$W/forged"
+) &
+vh --bus vms prepare begin
+wait
+actives slow.service
+begin sd.bus.forged
+need "the forger sent JobRemoved for the job" [ -s "$W/forged" ]
+need "exit 0: the stop ended done" [ "$RC" = 0 ]
+need "after the real job's 3 s, not the forger's word" [ "$DT" -ge 280 ]
+need "slow.service stopped" [ "$(st slow.service)" = inactive ]
+done_check "exit $RC after $(secs $DT)s, forged job $(cat "$W/forged" 2>/dev/null), slow.service $(st slow.service), stderr '$ERR'"
+vh --bus vms release end
+systemctl stop slow.service
 
 # ------------------------------------------------------------------ phase 2: private socket only
 log "--- phase 2: no bus daemon, systemd's private socket only"
