@@ -47,12 +47,16 @@ DIR *host_opendir(const char *fmt, ...) _printf_(1, 2);
  * 0 entries when it does not exist. Never truncated: -ENOMEM rather than fewer.
  */
 int host_dir_list(char ***ret, size_t *ret_n, const char *fmt, ...) _printf_(3, 4);
+/* The same for a path given as it is (not below the root); -ENOENT when it does not exist. */
+int dir_list(const char *path, char ***ret, size_t *ret_n);
 void strv_free(char **v, size_t n);
 
 /*
  * Writes value (len bytes, exactly, no newline added) with one write(). A write to a file
  * that can block in the kernel (unbind, bind, drivers_probe) passes timeout > 0: it is done in
- * a child process that is abandoned with -ETIMEDOUT when it has not finished in time.
+ * a child process that is killed when it has not finished in time: -EINTR when the child was
+ * then gone (the write is over, whatever it did: read the result back), -ETIMEDOUT when it is
+ * still in the kernel and abandoned (the write may still happen).
  */
 int host_write(const char *value, size_t len, double timeout, const char *fmt, ...) _printf_(4, 5);
 #define host_write_str(value, timeout, ...) host_write(value, strlen(value), timeout, __VA_ARGS__)
@@ -71,6 +75,9 @@ bool host_module_loaded(const char *name);
  */
 int host_module_check(const char *name);
 int host_module_load(const char *name);
+/* What loading it loads first, dependencies before the modules that need them (modprobe's
+ * index); none when not known (a simulated host). */
+int host_module_deps(const char *name, char ***ret, size_t *ret_n);
 /* -EAGAIN when it is in use (as delete_module() with O_NONBLOCK says), -EPERM when built in. */
 int host_module_unload(const char *name);
 

@@ -290,6 +290,8 @@ static int write_now(const char *p, const char *value, size_t len)
  * abandoned child must hold neither. A child that is still in the kernel at the deadline may
  * yet finish its write: -ETIMEDOUT means "outcome unknown", not "not done".
  */
+#define KILL_GRACE 0.5
+
 static int in_child(int (*fn)(const void *arg), const void *arg, double timeout)
 {
 	double deadline = now_seconds() + timeout, delay = 0.0005;
@@ -319,9 +321,17 @@ static int in_child(int (*fn)(const void *arg), const void *arg, double timeout)
 		if (w < 0 && errno != EINTR)
 			return negative_errno();
 		if (now_seconds() >= deadline) {
+			/* a write the kernel lets a fatal signal end (a hugepage allocation) is over
+			 * once the child is gone: its outcome can be read now. One still in the kernel
+			 * after the grace (an unbind in a driver) may yet happen: outcome unknown. */
+			double grace = now_seconds() + KILL_GRACE;
 			kill(pid, SIGKILL);
-			(void)waitpid(pid, &status, WNOHANG);
-			return -ETIMEDOUT;
+			while (waitpid(pid, &status, WNOHANG) == 0) {
+				if (now_seconds() >= grace)
+					return -ETIMEDOUT;
+				sleep_seconds(0.005);
+			}
+			return -EINTR;
 		}
 		sleep_seconds(delay);
 		if (delay < 0.01)
@@ -497,6 +507,71 @@ int host_module_load(const char *name)
 	return r < 0 ? r : 0;
 }
 
+static int add_deps(struct kmod_module *mod, char ***v, size_t *n, int depth)
+{
+	struct kmod_list *deps, *it;
+	int r = 0;
+
+	if (depth > 16)
+		return -ELOOP;
+	deps = sym_kmod_module_get_dependencies(mod);
+	for (it = deps; r >= 0 && it; it = sym_kmod_list_next(deps, it)) {
+		struct kmod_module *d = sym_kmod_module_get_module(it);
+		const char *name = sym_kmod_module_get_name(d);
+		bool seen = false;
+
+		r = add_deps(d, v, n, depth + 1); /* theirs first */
+		for (size_t i = 0; r >= 0 && i < *n; i++)
+			seen |= streq((*v)[i], name);
+		if (r >= 0 && !seen) {
+			char **nv = realloc(*v, (*n + 1) * sizeof(**v));
+			if (!nv || !(nv[*n] = strdup(name)))
+				r = -ENOMEM;
+			else
+				(*n)++;
+			if (nv)
+				*v = nv;
+		}
+		sym_kmod_module_unref(d);
+	}
+	if (deps)
+		sym_kmod_module_unref_list(deps);
+	return r;
+}
+
+int host_module_deps(const char *name, char ***ret, size_t *ret_n)
+{
+	struct kmod_ctx *ctx;
+	struct kmod_list *list = NULL;
+	char **v = NULL;
+	size_t n = 0;
+	int r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (!host_is_real())
+		return 0; /* a simulated host loads them, as modprobe does; they are found after */
+	ctx = kmod_open();
+	if (!ctx)
+		return -EOPNOTSUPP;
+	r = sym_kmod_module_new_from_lookup(ctx, name, &list);
+	if (r >= 0 && list) {
+		struct kmod_module *mod = sym_kmod_module_get_module(list);
+		r = add_deps(mod, &v, &n, 0);
+		sym_kmod_module_unref(mod);
+	}
+	if (list)
+		sym_kmod_module_unref_list(list);
+	sym_kmod_unref(ctx);
+	if (r < 0) {
+		strv_free(v, n);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
 int host_module_unload(const char *name)
 {
 	struct kmod_ctx *ctx;
@@ -536,9 +611,8 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int host_dir_list(char ***ret, size_t *ret_n, const char *fmt, ...)
+int dir_list(const char *path, char ***ret, size_t *ret_n)
 {
-	char p[PATH_MAX];
 	_cleanup_(closedirp) DIR *d = NULL;
 	char **v = NULL;
 	size_t n = 0;
@@ -547,12 +621,9 @@ int host_dir_list(char ***ret, size_t *ret_n, const char *fmt, ...)
 
 	*ret = NULL;
 	*ret_n = 0;
-	r = VPATH(p, fmt);
-	if (r < 0)
-		return r;
-	d = opendir(p);
+	d = opendir(path);
 	if (!d)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : negative_errno();
+		return negative_errno();
 	while ((errno = 0, de = readdir(d))) {
 		char **nv;
 		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
@@ -570,8 +641,23 @@ int host_dir_list(char ***ret, size_t *ret_n, const char *fmt, ...)
 		strv_free(v, n);
 		return r;
 	}
-	qsort(v, n, sizeof(*v), cmp_str);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_str);
 	*ret = v;
 	*ret_n = n;
 	return 0;
+}
+
+int host_dir_list(char ***ret, size_t *ret_n, const char *fmt, ...)
+{
+	char p[PATH_MAX];
+	int r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	r = VPATH(p, fmt);
+	if (r < 0)
+		return r;
+	r = dir_list(p, ret, ret_n);
+	return r == -ENOENT || r == -ENOTDIR ? 0 : r;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "cli.h"
 #include "dlib.h"
 #include "hook.h"
 #include "host.h"
@@ -13,22 +14,6 @@
 #ifndef VERSION
 #define VERSION "0"
 #endif
-#define HOOKS_DIR "/etc/libvirt/hooks/qemu.d"
-
-enum command { CMD_EVENT, CMD_CHECK, CMD_RELEASE, CMD_FORGET };
-
-struct options {
-	const char *config;
-	const char *root;
-	const char *hooks_dir;
-	const char *xml_file;
-	bool dry_run;
-	bool verbose;
-	bool hook_mode;
-	enum command cmd;
-	char **args;
-	int n_args;
-};
 
 static void usage(FILE *f)
 {
@@ -65,6 +50,7 @@ static const struct option longopts[] = {
 	{ "config", required_argument, NULL, 'c' }, { "dry-run", no_argument, NULL, 'n' },
 	{ "verbose", no_argument, NULL, 'v' },      { "root", required_argument, NULL, 'R' },
 	{ "hooks-dir", required_argument, NULL, 'H' }, { "xml", required_argument, NULL, 'X' },
+	{ "json", no_argument, NULL, 'J' },         { "undo", required_argument, NULL, 'U' },
 	{ "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -79,23 +65,35 @@ static int option(int c, struct options *o)
 	case 'R': o->root = optarg; return 0;
 	case 'H': o->hooks_dir = optarg; return 0;
 	case 'X': o->xml_file = optarg; return 0;
+	case 'J': o->json = true; return 0;
+	case 'U': o->undo_dir = optarg; return 0;
 	case 'h': usage(stdout); return 1;
 	case 'V': printf("vfiohook %s\n", VERSION); return 1;
 	default: return -EINVAL;
 	}
 }
 
+static int cmd_check(const struct options *o);
+static int cmd_release(const struct options *o);
+static int cmd_forget(const struct options *o);
+
+/* The subcommands: a word, how many arguments follow it, and what runs it. */
+static const struct subcommand {
+	const char *word;
+	enum command cmd;
+	int min, max;
+	int (*fn)(const struct options *o);
+	bool xml, json, undo; /* the options it takes beyond the common ones */
+} commands[] = {
+	{ "check", CMD_CHECK, 0, INT_MAX, cmd_check, true, false, false },
+	{ "release", CMD_RELEASE, 1, 1, cmd_release, false, false, false },
+	{ "forget", CMD_FORGET, 1, 1, cmd_forget, false, false, false },
+};
+
+static const struct subcommand *command;
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	static const struct {
-		const char *word;
-		enum command cmd;
-		int min, max; /* arguments after the word */
-	} commands[] = {
-		{ "check", CMD_CHECK, 0, INT_MAX },
-		{ "release", CMD_RELEASE, 1, 1 },
-		{ "forget", CMD_FORGET, 1, 1 },
-	};
 	const char *base = strrchr(argv[0], '/');
 	int c, r;
 
@@ -118,21 +116,23 @@ static int parse_args(int argc, char **argv, struct options *o)
 		/* a VM may be called "check": "check prepare begin" is an event */
 		if (o->n_args >= 3 && hook_op_from_string(o->args[1]) >= 0)
 			break;
-		o->cmd = commands[i].cmd;
+		command = &commands[i];
+		o->cmd = command->cmd;
 		/* options may also follow the command: vfiohook check --config FILE */
 		optind++;
-		while ((c = getopt_long(argc, argv, "c:nvhX:", longopts, NULL)) >= 0)
+		while ((c = getopt_long(argc, argv, "c:nvh", longopts, NULL)) >= 0)
 			if ((r = option(c, o)) != 0)
 				return r;
 		o->args = argv + optind;
 		o->n_args = argc - optind;
-		if (o->n_args < commands[i].min || o->n_args > commands[i].max)
+		if (o->n_args < command->min || o->n_args > command->max || (o->xml_file && !command->xml) ||
+		    (o->json && !command->json) || (o->undo_dir && !command->undo))
 			return -EINVAL;
-		if (o->xml_file && (o->cmd != CMD_CHECK || o->n_args != 1))
+		if (o->xml_file && o->n_args != 1)
 			return -EINVAL;
 		return 0;
 	}
-	if (o->xml_file || o->n_args < 3 || o->n_args > 4)
+	if (o->xml_file || o->json || o->undo_dir || o->n_args < 3 || o->n_args > 4)
 		return -EINVAL;
 	/* by hand, an op libvirt does not have is a typo, not an event to ignore */
 	if (hook_op_from_string(o->args[1]) < 0 || hook_subop_from_string(o->args[2]) < 0) {
@@ -237,8 +237,9 @@ static int load_domain(struct run *run, struct domain *dom, char *err, size_t er
 }
 
 /* Loads kvm.conf; prints its errors; EXIT_OK or EXIT_USAGE. */
-static int load_conf(const struct options *o, const char *config, struct conf *c)
+static int load_conf(const struct options *o, struct conf *c)
 {
+	const char *config = o->config_path;
 	int r = conf_load(config, o->root != NULL, c);
 
 	if (r == -ENOENT) {
@@ -262,11 +263,11 @@ static bool needs_domain(const struct vm_conf *vm)
 	       streq(vm->host_cpus, "auto");
 }
 
-static int check_one(const struct options *o, const struct conf *c, const struct vm_conf *vm, const char *hooks_dir)
+static int check_one(const struct options *o, const struct conf *c, const struct vm_conf *vm)
 {
 	_cleanup_free_ char *xml = NULL;
 	struct run run = { .vm_name = vm->name, .op = "check", .subop = "-", .extra = "-", .conf = c, .vm = vm,
-			   .hooks_dir = hooks_dir, .relax_owner = o->root != NULL, .dry_run = true,
+			   .hooks_dir = o->hooks_path, .relax_owner = o->root != NULL, .dry_run = true,
 			   .event = HOOK_PREPARE, .phase = HOOK_BEGIN };
 	_cleanup_free_ struct domain *dom = calloc(1, sizeof(*dom));
 	char err[512];
@@ -299,11 +300,12 @@ static int check_one(const struct options *o, const struct conf *c, const struct
 	return check_vm(&run);
 }
 
-static int cmd_check(const struct options *o, const char *config, const char *hooks_dir)
+static int cmd_check(const struct options *o)
 {
+	const char *config = o->config_path;
 	struct conf c;
 	unsigned errors = 0;
-	int r = load_conf(o, config, &c);
+	int r = load_conf(o, &c);
 
 	if (r != EXIT_OK) {
 		conf_done(&c);
@@ -323,14 +325,15 @@ static int cmd_check(const struct options *o, const char *config, const char *ho
 		for (int j = 0; j < o->n_args; j++)
 			named |= streq(o->args[j], c.vms[i].name);
 		if (named)
-			errors += check_one(o, &c, &c.vms[i], hooks_dir);
+			errors += check_one(o, &c, &c.vms[i]);
 	}
 	conf_done(&c);
 	return errors ? EXIT_FAILED : EXIT_OK;
 }
 
-static int run_event(const struct options *o, const char *config, const char *hooks_dir)
+static int run_event(const struct options *o)
 {
+	const char *config = o->config_path, *hooks_dir = o->hooks_path;
 	struct run run = { 0 };
 	struct conf conf;
 	_cleanup_free_ struct domain *dom = calloc(1, sizeof(*dom));
@@ -425,10 +428,19 @@ out:
 	return ret;
 }
 
+static int cmd_release(const struct options *o)
+{
+	return run_event(o);
+}
+
+static int cmd_forget(const struct options *o)
+{
+	return run_event(o);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
-	char config[PATH_MAX], hooks_dir[PATH_MAX];
 	int ret;
 
 	ret = parse_args(argc, argv, &o);
@@ -447,21 +459,18 @@ int main(int argc, char **argv)
 		log_setup(o.verbose || o.cmd == CMD_RELEASE, o.verbose ? LOG_DEBUG : LOG_INFO);
 
 	/* relative paths of a shell user are resolved before anything else */
-	snprintf(config, sizeof(config), "%s", o.config ? o.config : CONF_DEFAULT_PATH);
-	snprintf(hooks_dir, sizeof(hooks_dir), "%s", o.hooks_dir ? o.hooks_dir : HOOKS_DIR);
-	if (o.config && o.config[0] != '/' && !realpath(o.config, config))
-		snprintf(config, sizeof(config), "%s", o.config);
-	if (o.hooks_dir && o.hooks_dir[0] != '/' && !realpath(o.hooks_dir, hooks_dir))
-		snprintf(hooks_dir, sizeof(hooks_dir), "%s", o.hooks_dir);
+	snprintf(o.config_path, sizeof(o.config_path), "%s", o.config ? o.config : CONF_DEFAULT_PATH);
+	snprintf(o.hooks_path, sizeof(o.hooks_path), "%s", o.hooks_dir ? o.hooks_dir : HOOKS_DIR);
+	if (o.config && o.config[0] != '/' && !realpath(o.config, o.config_path))
+		snprintf(o.config_path, sizeof(o.config_path), "%s", o.config);
+	if (o.hooks_dir && o.hooks_dir[0] != '/' && !realpath(o.hooks_dir, o.hooks_path))
+		snprintf(o.hooks_path, sizeof(o.hooks_path), "%s", o.hooks_dir);
 	if (host_init(o.root) < 0) {
 		fprintf(stderr, "vfiohook: --root %s: %s\n", o.root, strerror(errno));
 		return EXIT_USAGE;
 	}
 
-	if (o.cmd == CMD_CHECK)
-		ret = cmd_check(&o, config, hooks_dir);
-	else
-		ret = run_event(&o, config, hooks_dir);
+	ret = command ? command->fn(&o) : run_event(&o);
 	if (ret != EXIT_OK && log_failure())
 		fprintf(stderr, "vfiohook: %s\n", log_failure());
 	fflush(stdout);

@@ -592,6 +592,13 @@ int plan_apply(struct run *run, struct state *s, const struct action *a)
 			log_info(stage, "%s: %s", o->fail, strerror(-r));
 			continue;
 		}
+		if (r == -EINTR && o->type == OP_WRITE && o->timeout > 0)
+			return undo ? log_error(stage, 0, "%s: the kernel did not finish the write within %.0f s", o->fail,
+						o->timeout)
+				    : log_fail(stage, 0,
+					       "%s: the kernel did not finish the write within %.0f s (is something still "
+					       "using the device?)",
+					       o->fail, o->timeout);
 		if (r == -ETIMEDOUT && (o->type == OP_WRITE || o->type == OP_WAIT_LINK)) {
 			char now[128] = "";
 			if (o->type == OP_WAIT_LINK && host_link_name(now, sizeof(now), "%s", o->path) < 0)
@@ -674,7 +681,8 @@ static int exec_hugepages(struct state *s, ssize_t rec_index, const struct op *o
 				 o->path, o->timeout);
 			return -EINPROGRESS;
 		}
-		if (r < 0 && r != -ENOMEM)
+		/* -EINTR: the deadline ended the allocation; what it got is read back below */
+		if (r < 0 && r != -ENOMEM && r != -EINTR)
 			return log_fail("hugepages", r, "cannot write %s/nr_hugepages", o->path);
 		if (host_read(buf, sizeof(buf), "%s/nr_hugepages", o->path) >= 0)
 			got = strtoull(buf, NULL, 10);

@@ -18,6 +18,22 @@
 
 static const char *const wanted[] = { "vfio_pci", "vfio_iommu_type1" };
 
+static int plan_load(struct plan *p, const char *module)
+{
+	struct record rec = { .kind = REC_VFIO };
+	struct action *a;
+	struct op *o;
+
+	if (record_set_key(&rec, module) < 0)
+		return log_fail(STAGE, 0, "module name %s is too long", module);
+	a = plan_action(p, REC_VFIO, &rec);
+	if (!a || !(o = plan_op(p, OP_MODULE_LOAD, module, NULL)))
+		return -ENOMEM;
+	snprintf(o->fail, sizeof(o->fail), "cannot load module %s", module);
+	snprintf(a->done, sizeof(a->done), "%s loaded", module);
+	return 0;
+}
+
 int vfio_plan_load(struct plan *p)
 {
 	int r;
@@ -35,9 +51,8 @@ int vfio_plan_load(struct plan *p)
 				return r;
 		}
 	for (size_t i = 0; i < ELEMENTSOF(wanted); i++) {
-		struct record rec = { .kind = REC_VFIO };
-		struct action *a;
-		struct op *o;
+		char **deps = NULL;
+		size_t n_deps = 0;
 
 		if (view_module_loaded(p, wanted[i]) || (i == 0 && view_exists(p, "/sys/bus/pci/drivers/vfio-pci")))
 			continue;
@@ -47,12 +62,20 @@ int vfio_plan_load(struct plan *p)
 		if (r < 0)
 			return log_fail(STAGE, 0, "module %s is not available on this host (kernel without VFIO?)",
 					wanted[i]);
-		strcpy(rec.vfio.module, wanted[i]);
-		a = plan_action(p, REC_VFIO, &rec);
-		if (!a || !(o = plan_op(p, OP_MODULE_LOAD, wanted[i], NULL)))
-			return -ENOMEM;
-		snprintf(o->fail, sizeof(o->fail), "cannot load module %s", wanted[i]);
-		snprintf(a->done, sizeof(a->done), "%s loaded", wanted[i]);
+		/* what it depends on first, each recorded before it is loaded: a crash between a load
+		 * and its record would leave a module nobody unloads */
+		r = host_module_deps(wanted[i], &deps, &n_deps);
+		if (r < 0)
+			return log_fail(STAGE, r, "cannot tell what %s depends on", wanted[i]);
+		for (size_t j = 0; r >= 0 && j <= n_deps; j++) {
+			const char *m = j < n_deps ? deps[j] : wanted[i];
+			if (j < n_deps && view_module_loaded(p, m))
+				continue;
+			r = plan_load(p, m);
+		}
+		strv_free(deps, n_deps);
+		if (r < 0)
+			return r;
 		if (i == 0 && (r = view_add_exists(p, "/sys/bus/pci/drivers/vfio-pci")) < 0)
 			return r;
 	}

@@ -600,4 +600,60 @@ for e in "prepare begin" "stopped end" "release end"; do want+="$VM_NODEV $e std
 expect "installed: libvirt ran the hook for every event, nothing on stdout" "$want" "$(hook_results | tr '\n' '|')"
 expect "installed: no state file left in /run/vfiohook" "" "$(find /run/vfiohook -name '*.state' 2>/dev/null)"
 
+# --- drop-ins that misbehave, for a VM whose kvm.conf sets scripts.timeout: one leaves
+# grandchildren in a session of their own and succeeds, then one floods its output without end
+# (first start) or blocks reading a FIFO no one writes (second start). Each `virsh start` must
+# fail within scripts.timeout + 2 s, and nothing a drop-in started may be left.
+VM_DROP=vh-t1-dropins     UUID_DROP=6d1c0e1a-0000-4000-8000-000000000008
+DROP_TIMEOUT=2
+DROPDIR=$HOOKS/qemu.d/$VM_DROP/prepare/begin
+# every process of these drop-ins: their scripts, and the markers of what they start
+DROP_PROCS="qemu\\.d/$VM_DROP/|1009\\.[0-9]"
+printf 'vm = ( { name = "%s"; pci = { devices = [ "%s" ]; }; }, { name = "%s"; scripts = { timeout = %s; }; } );\n' \
+	"$VM_NODEV" "$NODEV_BDF" "$VM_DROP" "$DROP_TIMEOUT" >"$HOOKS/kvm.conf"
+mkdir -p "$DROPDIR"
+mkfifo "$W/never-written"
+cat >"$DROPDIR/10-leave" <<-'EOF'
+	#!/bin/sh
+	setsid sh -c 'sleep 1009.1 & sleep 1009.2' >/dev/null 2>&1 </dev/null &
+	setsid sh -c 'sh -c "sleep 1009.3 & sleep 1009.4" & sleep 1009.5' &
+	sleep 0.3
+	exit 0
+EOF
+cat >"$DROPDIR/20-flood" <<-'EOF'
+	#!/bin/sh
+	exec yes 'flood 1009.6'
+EOF
+cat >"$DROPDIR/21-block" <<-EOF
+	#!/bin/sh
+	read -r line <'$W/never-written'
+EOF
+chmod 0755 "$DROPDIR/10-leave" "$DROPDIR/20-flood" "$DROPDIR/21-block"
+define "$VM_DROP" "$UUID_DROP" || nok "misbehaving drop-ins: virsh define $VM_DROP"
+for bad in 20-flood 21-block; do
+	other=21-block; [ "$bad" = 21-block ] && other=20-flood
+	chmod 0644 "$DROPDIR/$other" # not executable: skipped
+	chmod 0755 "$DROPDIR/$bad"
+	t0=$(date +%s.%N)
+	out=$(V start "$VM_DROP" 2>&1)
+	rc=$?
+	took=$(echo "$(date +%s.%N) - $t0" | bc)
+	note "misbehaving drop-ins ($bad): virsh start took $took s"
+	if [ "$rc" != 0 ] && grep -q "vfiohook: .*$bad did not finish within $DROP_TIMEOUT s" <<<"$out"; then
+		ok "misbehaving drop-ins ($bad): virsh start fails with vfiohook's timeout message"
+	else
+		nok "misbehaving drop-ins ($bad): virsh start (exit $rc) did not fail with the timeout"; note "virsh: $out"
+	fi
+	if [ "$(echo "$took <= $DROP_TIMEOUT + 2" | bc)" = 1 ]; then
+		ok "misbehaving drop-ins ($bad): virsh start returned within scripts.timeout + 2 s"
+	else
+		nok "misbehaving drop-ins ($bad): virsh start took $took s, more than scripts.timeout ($DROP_TIMEOUT s) + 2 s"
+	fi
+	left=$(pgrep -af "$DROP_PROCS")
+	expect "misbehaving drop-ins ($bad): no process of theirs is left" "" "$left"
+	[ -z "$left" ] || pkill -KILL -f "$DROP_PROCS"
+	expect "misbehaving drop-ins ($bad): the domain is shut off" "shut off" "$(V domstate "$VM_DROP" 2>&1)"
+done
+rm -rf "$HOOKS/qemu.d/$VM_DROP" "$W/never-written"
+
 [ $F -eq 0 ] || dump_calls

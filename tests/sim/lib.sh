@@ -88,7 +88,8 @@ unchanged() {
 
 # vh [vfiohook args...] < input: runs the binary on the sim; sets RC, OUT (stdout), ERR (stderr)
 vh() {
-	"$VFIOHOOK" --root "$T/root" --config "$T/kvm.conf" --hooks-dir "$T/hooks" "$@" \
+	# shellcheck disable=SC2086 # VH_WRAP: a command in front (valgrind), split into words
+	${VH_WRAP:-} "$VFIOHOOK" --root "$T/root" --config "$T/kvm.conf" --hooks-dir "$T/hooks" "$@" \
 		> "$T/out" 2> "$T/err"
 	RC=$?
 	OUT=$(cat "$T/out")
