@@ -77,6 +77,8 @@ int conf_load(const char *path, bool relax_owner, struct conf *ret);
  */
 int conf_load_for(const char *path, bool relax_owner, const char *vm, struct conf *ret);
 bool conf_may_name(const struct conf *c, const char *text, const char *vm);
+/* Could the file at path (and what it includes) name vm? True when any of it is unreadable. */
+bool conf_file_may_name(const char *path, bool relax_owner, const char *vm);
 void conf_done(struct conf *c);
 const struct vm_conf *conf_find(const struct conf *c, const char *name);
 

@@ -260,9 +260,9 @@ static bool shell_style_hint(struct conf *c, const char *text)
 	if (!first_line)
 		return false;
 	conf_error(c, NULL, first_line,
-		   "this is a shell-style kvm.conf from a passthrough tutorial (%s); vfiohook reads "
-		   "libconfig syntax, for example: vm = ( { name = \"win10\"; pci = { devices = [ %s ]; "
-		   "}; } ); see kvm.conf(5)",
+		   "this is a shell-style kvm.conf from a passthrough tutorial (%s); 'vfiohook import' "
+		   "converts it and the tutorial's scripts; vfiohook reads libconfig syntax, for example: "
+		   "vm = ( { name = \"win10\"; pci = { devices = [ %s ]; }; } ); see kvm.conf(5)",
 		   first, n ? devices : "\"0000:09:00.0\"");
 	return true;
 }
@@ -896,16 +896,17 @@ static int parse_root(struct conf *c, config_t *cfg)
 	return ret;
 }
 
-bool conf_may_name(const struct conf *c, const char *text, const char *vm)
+/* Can text name vm, without counting what it includes? */
+static bool text_may_name(const char *text, const char *vm)
 {
 	char quoted[300];
 	int n;
 
 	/*
-	 * Only a full parse can tell when the file has escapes, an @include, C comments or
-	 * adjacent strings (libconfig joins "win" "10" into "win10").
+	 * Only a full parse can tell when the file has escapes, C comments or adjacent strings
+	 * (libconfig joins "win" "10" into "win10").
 	 */
-	if (strpbrk(vm, "\\\"") || strchr(text, '\\') || strstr(text, "@include"))
+	if (strpbrk(vm, "\\\"") || strchr(text, '\\'))
 		return true;
 	for (const char *q = strstr(text, "/*"); q; q = strstr(q + 2, "/*")) {
 		const char *bol = q;
@@ -923,6 +924,47 @@ bool conf_may_name(const struct conf *c, const char *text, const char *vm)
 	}
 	n = snprintf(quoted, sizeof(quoted), "\"%s\"", vm);
 	return n < 0 || (size_t)n >= sizeof(quoted) || strstr(text, quoted) != NULL;
+}
+
+bool conf_may_name(const struct conf *c, const char *text, const char *vm)
+{
+	/* what it includes is not read here: it might name the VM */
+	return strstr(text, "@include") || text_may_name(text, vm);
+}
+
+/* The file and everything it includes, searched as text; true when anything is unreadable. */
+static bool file_may_name(const char *path, const char *dir, bool relax_owner, const char *vm, unsigned depth)
+{
+	struct conf scratch = { 0 };
+	_cleanup_free_ char *text = NULL;
+	bool may;
+
+	scratch.path = (char *)path;
+	if (depth > 10 || read_text(&scratch, path, relax_owner, &text) < 0) {
+		strv_free(scratch.errors, scratch.n_errors);
+		return true;
+	}
+	strv_free(scratch.errors, scratch.n_errors);
+	may = text_may_name(text, vm);
+	for (const char *q = strstr(text, "@include"); !may && q; q = strstr(q + 8, "@include")) {
+		const char *s = strchr(q, '"'), *e = s ? strchr(s + 1, '"') : NULL;
+		char inc[PATH_MAX];
+		if (!e)
+			return true;
+		if (e - s - 1 > 0 && s[1] == '/')
+			snprintf(inc, sizeof(inc), "%.*s", (int)(e - s - 1), s + 1);
+		else
+			snprintf(inc, sizeof(inc), "%s/%.*s", dir, (int)(e - s - 1), s + 1);
+		may = file_may_name(inc, dir, relax_owner, vm, depth + 1);
+	}
+	return may;
+}
+
+bool conf_file_may_name(const char *path, bool relax_owner, const char *vm)
+{
+	_cleanup_free_ char *dir = strdup(path);
+
+	return !dir || file_may_name(path, dirname(dir), relax_owner, vm, 0);
 }
 
 int conf_load(const char *path, bool relax_owner, struct conf *c)

@@ -9,6 +9,7 @@
 #include "dlib.h"
 #include "hook.h"
 #include "host.h"
+#include "install.h"
 #include "log.h"
 
 #ifndef VERSION
@@ -21,6 +22,7 @@ static void usage(FILE *f)
 	      "       vfiohook [OPTIONS] check [--xml FILE] [VM...]\n"
 	      "       vfiohook [OPTIONS] release VM\n"
 	      "       vfiohook [OPTIONS] forget VM\n"
+	      "       vfiohook [OPTIONS] install\n"
 	      "       (installed as /etc/libvirt/hooks/qemu, libvirt runs it as: qemu VM OP SUBOP EXTRA)\n"
 	      "\n"
 	      "Gives a libvirt VM its passthrough GPU on 'prepare begin' and gives it back to the\n"
@@ -31,6 +33,7 @@ static void usage(FILE *f)
 	      "             against this host as it is now; changes nothing\n"
 	      "  release    undo what is recorded for VM (after a failed undo)\n"
 	      "  forget     print and drop what is recorded for VM, undoing nothing\n"
+	      "  install    make this binary libvirt's hook (a foreign hook is backed up first)\n"
 	      "\n"
 	      "  -c, --config FILE     configuration (default " CONF_DEFAULT_PATH ")\n"
 	      "  -n, --dry-run         print the plan, change nothing; exit as the real run would\n"
@@ -88,6 +91,7 @@ static const struct subcommand {
 	{ "check", CMD_CHECK, 0, INT_MAX, cmd_check, true, false, false },
 	{ "release", CMD_RELEASE, 1, 1, cmd_release, false, false, false },
 	{ "forget", CMD_FORGET, 1, 1, cmd_forget, false, false, false },
+	{ "install", CMD_OTHER, 0, 0, cmd_install, false, false, false },
 };
 
 static const struct subcommand *command;
@@ -374,11 +378,20 @@ static int run_event(const struct options *o)
 		return EXIT_USAGE;
 	}
 
-	/* prepare always reads all of kvm.conf: a broken one must not let any VM start unnoticed */
+	/*
+	 * prepare always reads all of kvm.conf: a broken one must not let a VM it may configure
+	 * start unnoticed. A VM whose name appears nowhere in it (nor in what it includes) is
+	 * not one of its VMs: it starts, with a warning.
+	 */
 	r = conf_load_for(config, o->root != NULL, is_prepare ? NULL : run.vm_name, &conf);
 	if (r < 0 && r != -ENOENT) {
 		for (size_t i = 0; i < conf.n_errors; i++)
 			log_error("config", 0, "%s", conf.errors[i]);
+		if (is_prepare && !conf_file_may_name(config, o->root != NULL, run.vm_name)) {
+			log_warning("config", 0, "%s is broken, but cannot name %s: starting it without vfiohook's stages",
+				    config, run.vm_name);
+			is_prepare = false;
+		}
 		if (is_prepare) {
 			if (conf.n_errors)
 				log_fail(NULL, 0, "%s", conf.errors[0]);

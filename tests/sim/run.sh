@@ -473,9 +473,20 @@ t_bad_input() {
 	conf 'vm = ( { name = "win10"; pci = { devices = [ "0000:09:0.0" ]; }; } );'
 	vh win10 prepare begin < "$WIN10_XML"
 	check "bad PCI address: refused with file:line" '[ "$RC" = 2 ] && contains "$ERR" "kvm.conf:1: '\''0000:09:0.0'\'' is not a PCI address"'
+	sed 's/<name>win10</<name>other</; s/c6c8e3b2-0a8f/f6c8e3b2-0a8f/' "$WIN10_XML" > "$T/other.xml"
+	vh -v other prepare begin < "$T/other.xml"
+	check "broken kvm.conf: a VM it cannot name starts, with a warning" '[ "$RC" = 0 ] && contains "$ERR" "is broken, but cannot name other"'
 	printf 'VIRSH_GPU_VIDEO=pci_0000_09_00_0\nVIRSH_GPU_AUDIO=pci_0000_09_00_1\n' > "$T/kvm.conf"
+	chmod 600 "$T/kvm.conf"
+	vh check
+	check "tutorial kvm.conf: explained, with the addresses converted and import offered" '[ "$RC" = 2 ] && contains "$ERR" '\''"0000:09:00.0", "0000:09:00.1"'\'' && contains "$ERR" "vfiohook import"'
+	vh -v win10 prepare begin < "$WIN10_XML"
+	check "tutorial kvm.conf: names no VM, so its VMs start (their drop-ins run), with the hint in the journal" '[ "$RC" = 0 ] && contains "$ERR" "vfiohook import" && contains "$ERR" "cannot name win10"'
+	printf 'vm = ( { name = "x"; colour = 1; } );\n@include "more.conf"\n' > "$T/kvm.conf"
+	printf 'vm2 = "win10";\n' > "$T/more.conf"
+	chmod 600 "$T/kvm.conf" "$T/more.conf"
 	vh win10 prepare begin < "$WIN10_XML"
-	check "tutorial kvm.conf: explained, with the addresses converted" '[ "$RC" = 2 ] && contains "$ERR" '\''"0000:09:00.0", "0000:09:00.1"'\'''
+	check "broken kvm.conf whose include names the VM: refused (fail closed)" '[ "$RC" = 2 ]'
 	cp "$TOP/conf/kvm.conf" "$T/kvm.conf"
 	chmod 666 "$T/kvm.conf"
 	vh win10 prepare begin < "$WIN10_XML"
@@ -997,6 +1008,32 @@ t_valgrind() {
 	sim_down
 }
 
+t_install() {
+	# `vfiohook install --root`: the hook link, a foreign hook backed up, kvm.conf untouched
+	local d
+	d=$(mktemp -d /tmp/vfiohook-install.XXXXXX)
+	mkdir -p "$d/etc/libvirt/hooks/qemu.d/win10/prepare/begin"
+	printf '#!/bin/bash\nGUEST_NAME="$1"\nHOOK_NAME="$2"\nSTATE_NAME="$3"\nHOOKPATH="$BASEDIR/qemu.d/$GUEST_NAME/$HOOK_NAME/$STATE_NAME"\n' > "$d/etc/libvirt/hooks/qemu"
+	chmod 755 "$d/etc/libvirt/hooks/qemu"
+	printf 'VIRSH_GPU_VIDEO=pci_0000_09_00_0\n' > "$d/etc/libvirt/hooks/kvm.conf"
+	cp "$d/etc/libvirt/hooks/qemu" "$d/qemu.orig"
+	cp "$d/etc/libvirt/hooks/kvm.conf" "$d/kvm.orig"
+	"$VFIOHOOK" --root "$d" --dry-run install > "$d/out" 2>&1
+	check "install --dry-run: says what it would do, changes nothing" '[ $? = 0 ] && grep -q "link /etc/libvirt/hooks/qemu" "$d/out" && cmp -s "$d/qemu.orig" "$d/etc/libvirt/hooks/qemu" && [ ! -L "$d/etc/libvirt/hooks/qemu" ]'
+	"$VFIOHOOK" --root "$d" install > "$d/out" 2>&1
+	local rc=$?
+	check "install: the hook is a link to the binary" '[ $rc = 0 ] && [ "$(readlink "$d/etc/libvirt/hooks/qemu")" = "$VFIOHOOK" ]'
+	check "install: the foreign hook is backed up byte for byte" 'cmp -s "$d/qemu.orig" "$d"/etc/libvirt/hooks/qemu.before-vfiohook-*'
+	check "install: the tutorial's dispatcher is recognised and import offered" 'grep -q "vfiohook import" "$d/out"'
+	check "install: kvm.conf untouched" 'cmp -s "$d/kvm.orig" "$d/etc/libvirt/hooks/kvm.conf"'
+	check "install --root: libvirt is not reloaded, it says so" 'grep -q "would reload" "$d/out"'
+	"$VFIOHOOK" --root "$d" install > "$d/out" 2>&1
+	check "install twice: nothing more happens" '[ $? = 0 ] && grep -q "already runs vfiohook" "$d/out" && [ "$(ls "$d"/etc/libvirt/hooks | grep -c before-vfiohook)" = 1 ]'
+	"$VFIOHOOK" --root "$d" install extra > "$d/out" 2>&1
+	check "install with a stray word: usage error" '[ $? = 2 ]'
+	rm -rf "$d"
+}
+
 BINARIES=${*:-$TOP/build/vfiohook $TOP/build/asan/vfiohook}
 for VFIOHOOK in $BINARIES; do
 	VFIOHOOK=$(realpath "$VFIOHOOK")
@@ -1047,6 +1084,7 @@ for VFIOHOOK in $BINARIES; do
 	t_hostile_inputs
 	t_wedged_kernel
 	t_valgrind
+	t_install
 done
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]
