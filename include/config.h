@@ -37,6 +37,7 @@ struct vm_conf {
 	/* GPU driver modules unloaded while the VM runs */
 	char **modules;
 	size_t n_modules;
+	double module_wait; /* seconds to wait for the GPU's users to let go */
 
 	/* hugepages */
 	bool hugepages;

@@ -21,6 +21,7 @@
 #define DEFAULT_LOCK_TIMEOUT 60.0
 #define DEFAULT_UNIT_TIMEOUT 30.0
 #define DEFAULT_HUGEPAGE_TIMEOUT 10.0
+#define DEFAULT_MODULE_WAIT 10.0
 
 static void conf_error(struct conf *c, const char *file, unsigned line, const char *fmt, ...)
 	_printf_(4, 5);
@@ -653,6 +654,7 @@ SECONDS_KEY(pci_unbind_timeout, unbind_timeout, 600)
 SECONDS_KEY(scripts_timeout, script_timeout, 3600)
 SECONDS_KEY(display_timeout, unit_timeout, 600)
 SECONDS_KEY(hugepages_timeout, hp_timeout, 600)
+SECONDS_KEY(modules_wait, module_wait, 600)
 
 static int display_units(struct conf *c, struct vm_conf *vm, const config_setting_t *s)
 {
@@ -781,7 +783,7 @@ static int vm_framebuffer(struct conf *c, struct vm_conf *vm, const config_setti
 
 static int vm_modules(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
 {
-	static const struct key keys[] = { { "unload", modules_unload } };
+	static const struct key keys[] = { { "unload", modules_unload }, { "wait", modules_wait } };
 	return PARSE_GROUP(c, vm, g, "modules", "modules", keys);
 }
 
@@ -834,6 +836,7 @@ static int parse_vm(struct conf *c, struct vm_conf *vm, const config_setting_t *
 	vm->script_timeout = DEFAULT_SCRIPT_TIMEOUT;
 	vm->unit_timeout = DEFAULT_UNIT_TIMEOUT;
 	vm->hp_timeout = DEFAULT_HUGEPAGE_TIMEOUT;
+	vm->module_wait = DEFAULT_MODULE_WAIT;
 	r = PARSE_GROUP(c, vm, g, "each entry of vm", "a vm entry", keys);
 	if (r != -ENOMEM && !vm->name && config_setting_type(g) == CONFIG_TYPE_GROUP) {
 		const config_setting_t *n = sym_config_setting_get_member(g, "name");

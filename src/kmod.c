@@ -27,7 +27,20 @@ static bool is_gpu_node(const char *target)
 	       strncmp(target, "/dev/fb", 7) == 0;
 }
 
-/* Does a unit the plan stops contain the process (its cgroup is the unit's or below it)? */
+/* A display unit the plan stops? Stopping the display manager ends the sessions it started. */
+static bool plan_stops_display(const struct plan *p)
+{
+	for (size_t i = 0; i < p->n_actions; i++)
+		if (p->actions[i].stage == REC_DISPLAY && p->actions[i].n_ops > 0)
+			return true;
+	return false;
+}
+
+/*
+ * Does the plan take the process away: its cgroup is (below) a unit the plan stops, or a
+ * user's session scope (user.slice/user-N.slice/session-M.scope) while the plan stops the
+ * display manager that started it?
+ */
 static bool stopped_by_plan(const struct plan *p, const char *pid)
 {
 	char cg[PATH_MAX];
@@ -40,9 +53,14 @@ static bool stopped_by_plan(const struct plan *p, const char *pid)
 		char *tok, *s2 = NULL;
 		if (!path)
 			continue;
-		for (tok = strtok_r(path + 2, "/", &s2); tok; tok = strtok_r(NULL, "/", &s2))
+		for (tok = strtok_r(path + 2, "/", &s2); tok; tok = strtok_r(NULL, "/", &s2)) {
+			size_t l = strlen(tok);
 			if (view_unit_stopping(p, tok))
 				return true;
+			if (strncmp(tok, "session-", 8) == 0 && l > 6 && streq(tok + l - 6, ".scope") &&
+			    plan_stops_display(p))
+				return true;
+		}
 	}
 	return false;
 }
@@ -88,21 +106,33 @@ static bool plan_releases_console(const struct plan *p)
 	return false;
 }
 
+/*
+ * Is the module free to go, once the plan's holders are unloaded first? Processes that hold
+ * the GPU and that nothing in the plan takes away are waited for (modules.wait: a compositor
+ * or a tool that is about to exit), then named in the refusal, before anything has changed.
+ */
 static int check_unused(struct plan *p, const char *name, unsigned planned_holders)
 {
+	double deadline = now_seconds() + p->run->vm->module_wait;
 	char refcnt[32], users[512];
 	unsigned long refs;
 
-	if (host_read(refcnt, sizeof(refcnt), "/sys/module/%s/refcnt", name) < 0)
-		return 0;
-	refs = strtoul(refcnt, NULL, 10);
-	if (refs <= planned_holders)
-		return 0;
-	gpu_users(users, sizeof(users), p);
+	for (;;) {
+		if (host_read(refcnt, sizeof(refcnt), "/sys/module/%s/refcnt", name) < 0)
+			return 0;
+		refs = strtoul(refcnt, NULL, 10);
+		if (refs <= planned_holders)
+			return 0;
+		gpu_users(users, sizeof(users), p);
+		if (!users[0] || now_seconds() >= deadline)
+			break;
+		sleep_seconds(0.1);
+	}
 	if (users[0])
 		return log_fail(STAGE, 0,
-				"module %s is in use by %s; stop them (or add their units to display.units)", name,
-				users);
+				"module %s is in use by %s, still after %.0f s; stop them (or add their units to "
+				"display.units)",
+				name, users, p->run->vm->module_wait);
 	if (view_unit_stopping(p, NULL) || plan_releases_console(p))
 		return 0; /* what holds it now may be what the plan stops or unbinds: apply checks again */
 	return log_fail(STAGE, 0,
@@ -155,6 +185,9 @@ static int plan_unload(struct plan *p, const char *name, int depth)
 	a = plan_action(p, REC_KMOD, &rec);
 	if (!a || !(o = plan_op(p, OP_MODULE_UNLOAD, name, NULL)))
 		return -ENOMEM;
+	/* what the plan stops first may take a moment to let go of the GPU (a session's
+	 * compositor outliving its display manager): the unload retries for as long */
+	o->timeout = p->run->vm->module_wait;
 	snprintf(o->fail, sizeof(o->fail), "cannot unload module %s", name);
 	snprintf(a->done, sizeof(a->done), "%s unloaded", name);
 	return 0;

@@ -529,8 +529,16 @@ static int exec_op(struct run *run, struct state *s, ssize_t rec_index, const st
 		if (rec_index >= 0 && s->records[rec_index].kind == REC_VFIO)
 			return load_and_record(s, (size_t)rec_index, o->value);
 		return host_module_load(o->value);
-	case OP_MODULE_UNLOAD:
-		return host_module_unload(o->value);
+	case OP_MODULE_UNLOAD: {
+		double deadline = now_seconds() + o->timeout;
+		/* in use (EAGAIN; EBUSY from older kernels): retried until the bound */
+		while ((r = host_module_unload(o->value)) == -EAGAIN || r == -EBUSY) {
+			if (now_seconds() >= deadline)
+				break;
+			sleep_seconds(0.1);
+		}
+		return r;
+	}
 	case OP_UNIT_STOP:
 	case OP_UNIT_START: {
 		struct sd_bus *bus = NULL;

@@ -35,7 +35,7 @@ EXPECTED=(
 	t2.fb.release.exit t2.fb.release.rebound t2.fb.release.vtcon t2.fb.release.as-before
 	t2.fb.late-fail.exit t2.fb.late-fail.unchanged t2.fb.late-fail.was-late
 	t2.vtcon.prepare t2.vtcon.release
-	t2.stages.env t2.refused.line t2.refused.nothing-first t2.stages.prepare.exit t2.stages.prepare.vtcon t2.stages.prepare.modules
+	t2.stages.env t2.refused.line t2.refused.nothing-first t2.users.waited t2.users.refused t2.stages.prepare.exit t2.stages.prepare.vtcon t2.stages.prepare.modules
 	t2.stages.prepare.vfio-pci t2.stages.prepare.viable
 	t2.stages.release.exit t2.stages.release.modules t2.stages.release.drivers
 	t2.stages.release.vtcon t2.stages.release.state-gone t2.stages.release.as-before

@@ -86,7 +86,7 @@ t_stage_refusals() {
 	sim_down
 	sim_up win10 'process 1234 comm=Xorg fds=4:/dev/nvidia0,5:/dev/dri/card0
 process 1301 comm=gnome-shell fds=9:/dev/dri/card0'
-	conf 'vm = ( { name = "win10"; modules = { unload = [ "nvidia" ]; }; } );'
+	conf 'vm = ( { name = "win10"; modules = { unload = [ "nvidia" ]; wait = 1; }; } );'
 	echo "module-refcnt nvidia 3" > "$T/faults"
 	vh win10 prepare begin < "$WIN10_XML"
 	check "GPU module in use: refused, naming the processes (no sleep)" '[ "$RC" = 1 ] && contains "$ERR" "module nvidia is in use by " && contains "$ERR" "Xorg (pid 1234)" && contains "$ERR" "gnome-shell (pid 1301)"'
@@ -379,7 +379,7 @@ scope init.scope'
 	sim_down
 	# a module the host still uses: the holders are named, nothing is left changed
 	sim_up win10
-	conf 'vm = ( { name = "win10"; modules = { unload = [ "snd_hda_intel" ]; }; } );'
+	conf 'vm = ( { name = "win10"; modules = { unload = [ "snd_hda_intel" ]; wait = 1; }; } );'
 	echo "sys/module/snd_hda_intel EBUSY" > "$T/faults"
 	vh win10 prepare begin < "$WIN10_XML"
 	check "busy module: prepare fails saying it is in use" '[ "$RC" = 1 ] && contains "$ERR" "module snd_hda_intel is in use"'
@@ -682,24 +682,58 @@ t_busy_module() {
 	# the processes that hold the GPU: refused before anything changes, named; the same
 	# processes inside the display manager's cgroup go when it stops
 	sim_up win10 'process 1234 comm=Xorg fds=4:/dev/nvidia0,5:/dev/dri/card0 cgroup=/system.slice/gdm.service
-process 1301 comm=gnome-shell fds=9:/dev/dri/card0 cgroup=/user.slice/user-1000.slice/session-2.scope'
+process 1301 comm=steam fds=9:/dev/dri/card0 cgroup=/user.slice/user-1000.slice/user@1000.service/app.slice/steam.scope'
 	echo "module-refcnt nvidia 3" > "$T/faults"
 	snap > "$T/initial" # with the fault's refcnt
-	conf "vm = ( { name = \"win10\"; display = { units = [ \"auto\" ]; }; vtconsole = true; modules = { unload = [ \"nvidia\" ]; };
+	conf "vm = ( { name = \"win10\"; display = { units = [ \"auto\" ]; }; vtconsole = true; modules = { unload = [ \"nvidia\" ]; wait = 1; };
 	    pci = { devices = [ $GPU4 ]; }; } );"
 	agree "agree, a busy GPU module"
-	check "busy GPU module: the process outside the stopped units is named, not the display manager's" 'contains "$ERR" "module nvidia is in use by gnome-shell (pid 1301)" && ! contains "$ERR" "Xorg" 2>/dev/null'
+	check "busy GPU module: the process outside the stopped units is named, not the display manager's" 'contains "$ERR" "module nvidia is in use by steam (pid 1301)" && ! contains "$ERR" "Xorg" 2>/dev/null'
 	sim_down
 	sim_up win10 'process 1234 comm=Xorg fds=4:/dev/nvidia0,5:/dev/dri/card0 cgroup=/system.slice/gdm.service'
 	echo "module-refcnt nvidia 3" > "$T/faults"
 	snap > "$T/initial"
-	conf "vm = ( { name = \"win10\"; display = { units = [ \"auto\" ]; }; vtconsole = true; modules = { unload = [ \"nvidia\" ]; };
+	conf "vm = ( { name = \"win10\"; display = { units = [ \"auto\" ]; }; vtconsole = true; modules = { unload = [ \"nvidia\" ]; wait = 1; };
 	    pci = { devices = [ $GPU4 ]; }; } );"
 	vh --dry-run win10 prepare begin < "$WIN10_XML"
 	check "busy GPU module held only by the display manager's processes: planned (they go with it)" '[ "$RC" = 0 ] && contains "$OUT" "unload module nvidia"'
 	vh win10 prepare begin < "$WIN10_XML"
 	check "... and when its references stay after all, the unload fails as the kernel says (EAGAIN) and rolls back" '[ "$RC" = 1 ] && one_line_error && contains "$ERR" "module nvidia is in use"'
 	check "... everything undone" 'unchanged && systemd_unchanged'
+	sim_down
+}
+
+t_gpu_users_wait() {
+	# a process that holds the GPU and lets go within modules.wait: waited for, then prepare
+	# goes on; one that does not: refused at the bound, named, before anything changed
+	sim_up win10 'process 4242 comm=vkcube fds=3:/dev/dri/card0'
+	echo "module-refcnt nvidia 1" > "$T/faults"
+	snap > "$T/initial"
+	conf "vm = ( { name = \"win10\"; modules = { unload = [ \"nvidia\" ]; wait = 5; }; pci = { devices = [ $GPU4 ]; }; } );"
+	( sleep 1.5; printf 'no-process 4242\n' > "$T/faults" ) &
+	local t0=$SECONDS
+	vh win10 prepare begin < "$WIN10_XML"
+	wait
+	check "GPU user that exits within modules.wait: prepare waits and succeeds" '[ "$RC" = 0 ] && [ $((SECONDS - t0)) -ge 1 ] && [ "$(drv 0000:09:00.0)" = vfio-pci ]'
+	printf 'no-process 4242\n' > "$T/faults"
+	vh win10 release end - < "$WIN10_XML"
+	: > "$T/faults"
+	echo "module-refcnt nvidia 1" > "$T/faults"
+	conf "vm = ( { name = \"win10\"; modules = { unload = [ \"nvidia\" ]; wait = 1; }; pci = { devices = [ $GPU4 ]; }; } );"
+	t0=$SECONDS
+	vh -v win10 prepare begin < "$WIN10_XML"
+	check "GPU user that stays: refused after modules.wait, naming it" '[ "$RC" = 1 ] && [ $((SECONDS - t0)) -le 3 ] && contains "$ERR" "module nvidia is in use by vkcube (pid 4242), still after 1 s"'
+	check "GPU user that stays: nothing changed first" 'snap | diff -u "$T/initial" - && ! grep -q "action:" "$T/err"'
+	sim_down
+	# a session's compositor: goes with the display manager the plan stops
+	sim_up win10 'process 1301 comm=gnome-shell fds=9:/dev/dri/card0 cgroup=/user.slice/user-1000.slice/session-2.scope'
+	conf "vm = ( { name = \"win10\"; display = { units = [ \"auto\" ]; }; modules = { unload = [ \"nvidia\" ]; wait = 1; }; pci = { devices = [ $GPU4 ]; }; } );"
+	vh --dry-run win10 prepare begin < "$WIN10_XML"
+	check "a session compositor is not held against the plan when the display manager stops" '[ "$RC" = 0 ] && contains "$OUT" "unload module nvidia"'
+	conf "vm = ( { name = \"win10\"; modules = { unload = [ \"nvidia\" ]; wait = 1; }; pci = { devices = [ $GPU4 ]; }; } );"
+	echo "module-refcnt nvidia 1" > "$T/faults"
+	vh win10 prepare begin < "$WIN10_XML"
+	check "... but it is when nothing stops the display manager" '[ "$RC" = 1 ] && contains "$ERR" "gnome-shell (pid 1301)"'
 	sim_down
 }
 
@@ -1085,6 +1119,7 @@ for VFIOHOOK in $BINARIES; do
 	t_wedged_kernel
 	t_valgrind
 	t_install
+	t_gpu_users_wait
 done
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]

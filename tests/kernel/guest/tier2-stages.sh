@@ -67,6 +67,50 @@ tail -n +"$(($(wc -l <"$T/ref.k0") + 1))" "$T/ref.k1" >"$T/ref.knew"
 vh_result t2.refused.nothing-first $? \
 	"new kernel log lines: '$(tr '\n' '|' <"$T/ref.knew" | cut -c1-300)', modules changed: $(cmp -s "$T/ref.m0" "$T/ref.m1" && echo no || echo yes), console bind=$(fbcon_bind), GPU=$(drv "$GPU")"
 
+# ------------------------------------------------------------ users of the GPU
+# A process with /dev/dri/card0 open holds bochs. One that lets go within modules.wait is
+# waited for; one that does not is named in a refusal before anything changed.
+UUID_US=5f1c2a7e-0d4b-4a59-9a64-6f0a8f1b2c0e
+write_conf "$CONF" <<CONF
+vm = (
+  {
+    name = "vh-users";
+    uuid = "$UUID_US";
+    vtconsole = true;
+    modules = { unload = [ "bochs" ]; wait = 4; };
+  }
+);
+CONF
+domain_xml vh-users "$UUID_US" >"$T/us.xml"
+card=$(ls /dev/dri/card* 2>/dev/null | head -n 1)
+sh -c 'exec sleep 2' <"$card" &
+holder=$!
+sleep 0.3
+t0=$(uptime_s)
+run_hook "$T/us.xml" vh-users prepare begin -
+took=$(secs_since "$t0")
+[ "$RC" = 0 ] && quiet_ok && [ -z "$(mods bochs)" ] && awk -v t="$took" 'BEGIN { exit !(t >= 1.2) }'
+vh_result t2.users.waited $? "card $card held by pid $holder for 2 s: exit $RC after ${took}s, bochs loaded: '$(mods bochs)', output: '$(herr)'"
+wait "$holder" 2>/dev/null
+run_hook "$T/us.xml" vh-users release end destroyed
+wait_drv "$GPU" bochs-drm 20
+wait_fbcon 1
+sed -i 's/wait = 4;/wait = 1;/' "$CONF"
+card=$(ls /dev/dri/card* 2>/dev/null | head -n 1)
+sh -c 'exec sleep 600' <"$card" &
+holder=$!
+sleep 0.3
+cut -d' ' -f1 /proc/modules | sort >"$T/us.m0"
+t0=$(uptime_s)
+run_hook "$T/us.xml" vh-users prepare begin -
+took=$(secs_since "$t0")
+cut -d' ' -f1 /proc/modules | sort >"$T/us.m1"
+[ "$RC" = 1 ] && one_error_line && grep -q "in use by sleep (pid $holder), still after 1 s" "$HERR" &&
+	cmp -s "$T/us.m0" "$T/us.m1" && [ "$(fbcon_bind)" = 1 ] && awk -v t="$took" 'BEGIN { exit !(t < 4) }'
+vh_result t2.users.refused $? "held by pid $holder for good: exit $RC after ${took}s, stderr '$(herr)', modules changed: $(cmp -s "$T/us.m0" "$T/us.m1" && echo no || echo yes), console bind=$(fbcon_bind)"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+
 # ------------------------------------------------------------ vtconsole alone
 # Nothing else touches the display here, so the console stays registered,
 # unbound, and only vfiohook can bind it again (fbcon does not by itself).
