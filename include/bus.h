@@ -13,6 +13,8 @@
 struct sd_bus;
 
 int bus_connect(struct sd_bus **ret);
+/* The systemd manager of user uid (/run/user/UID/systemd/private). */
+int bus_connect_user(unsigned uid, struct sd_bus **ret);
 void bus_close(struct sd_bus *bus);
 
 /* ActiveState ("active", "inactive", ...) and, when id is not NULL, the unit's real name

@@ -29,6 +29,8 @@ struct vm_conf {
 	/* display: systemd units stopped while the VM runs ("auto" = display-manager.service) */
 	char **units;
 	size_t n_units;
+	char **user_units; /* units of each logged-in user's manager (pipewire.service, ...) */
+	size_t n_user_units;
 	double unit_timeout;
 
 	bool vtconsole;   /* unbind the framebuffer consoles */

@@ -43,7 +43,7 @@
 	X(sd_bus_message_append) X(sd_bus_message_open_container) X(sd_bus_message_close_container) \
 	X(sd_bus_message_append_array) X(sd_bus_call) X(sd_bus_get_property) X(sd_bus_message_read_array) \
 	X(sd_bus_message_enter_container) X(sd_bus_message_exit_container) X(sd_bus_error_has_name)    \
-	X(sd_bus_message_get_sender)
+	X(sd_bus_message_get_sender) X(sd_bus_is_bus_client)
 
 DL_CONFIG_SYMBOLS(DLSYM_DECLARE)
 DL_XML_SYMBOLS(DLSYM_DECLARE)

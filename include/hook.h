@@ -67,6 +67,7 @@ struct stage {
 
 extern const struct stage stage_hugepages;
 extern const struct stage stage_display;
+extern const struct stage stage_user_units;
 extern const struct stage stage_vtcon;
 extern const struct stage stage_framebuffer;
 extern const struct stage stage_kmod;

@@ -32,6 +32,7 @@
 enum record_kind {
 	REC_HUGEPAGES,
 	REC_DISPLAY,
+	REC_USER_UNIT,
 	REC_VTCON,
 	REC_FRAMEBUFFER,
 	REC_KMOD,
@@ -60,6 +61,10 @@ struct record {
 		struct {
 			char unit[256];
 		} display;
+		struct {
+			char uid[12]; /* the user whose systemd manager runs it */
+			char unit[256];
+		} user_unit;
 		struct {
 			char name[128]; /* the console's name: "(M) frame buffer device" */
 		} vtcon;

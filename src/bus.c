@@ -13,8 +13,6 @@
 #define MANAGER "org.freedesktop.systemd1.Manager"
 
 static char last_error[PATH_MAX + 256];
-/* connected through a bus daemon, where any peer can send signals, not systemd's own socket */
-static bool via_bus_daemon;
 
 const char *bus_last_error(void)
 {
@@ -65,12 +63,9 @@ int bus_connect(sd_bus **ret)
 	r = host_path(path, sizeof(path), "/run/dbus/system_bus_socket");
 	if (r >= 0 && access(path, F_OK) == 0) {
 		snprintf(address, sizeof(address), "unix:path=%s", path);
-		if (connect_address(address, true, ret) >= 0) {
-			via_bus_daemon = true;
+		if (connect_address(address, true, ret) >= 0)
 			return 0;
-		}
 	}
-	via_bus_daemon = false;
 	r = host_path(path, sizeof(path), "/run/systemd/private");
 	if (r < 0)
 		return r;
@@ -79,6 +74,28 @@ int bus_connect(sd_bus **ret)
 	if (r < 0)
 		snprintf(last_error, sizeof(last_error), "cannot reach systemd (no system bus, no %s): %s", path,
 			 strerror(-r));
+	return r;
+}
+
+int bus_connect_user(unsigned uid, sd_bus **ret)
+{
+	char path[PATH_MAX], address[PATH_MAX + 16];
+	int r;
+
+	r = dlopen_sdbus();
+	if (r < 0) {
+		snprintf(last_error, sizeof(last_error), "libsystemd is not installed");
+		return r;
+	}
+	/* the user's manager on its private socket: root may connect, nobody else can send */
+	r = host_path(path, sizeof(path), "/run/user/%u/systemd/private", uid);
+	if (r < 0)
+		return r;
+	snprintf(address, sizeof(address), "unix:path=%s", path);
+	r = connect_address(address, false, ret);
+	if (r < 0)
+		snprintf(last_error, sizeof(last_error), "cannot reach the systemd manager of user %u (%s): %s", uid,
+			 path, strerror(-r));
 	return r;
 }
 
@@ -206,7 +223,7 @@ int bus_unit_job(sd_bus *bus, const char *method, const char *unit, double timeo
 	 * that owns systemd's name only (the bus daemon sets the sender; nobody can forge it); on
 	 * systemd's private socket no one else can send anything.
 	 */
-	if (via_bus_daemon) {
+	if (sym_sd_bus_is_bus_client(bus) > 0) {
 		const char *owner;
 		r = sym_sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
 					   "GetNameOwner", &e, &m, "s", DEST);

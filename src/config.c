@@ -54,6 +54,7 @@ void conf_done(struct conf *c)
 		free(c->vms[i].name);
 		free(c->vms[i].pci);
 		strv_free(c->vms[i].units, c->vms[i].n_units);
+		strv_free(c->vms[i].user_units, c->vms[i].n_user_units);
 		strv_free(c->vms[i].modules, c->vms[i].n_modules);
 	}
 	free(c->vms);
@@ -535,6 +536,11 @@ bool unit_name_is_valid(const char *s)
 	return true;
 }
 
+static bool user_unit_name_ok(const char *s)
+{
+	return unit_name_is_valid(s) && !streq(s, "auto");
+}
+
 static bool module_name_ok(const char *s)
 {
 	size_t l = strlen(s);
@@ -662,6 +668,12 @@ static int display_units(struct conf *c, struct vm_conf *vm, const config_settin
 			    &vm->units, &vm->n_units);
 }
 
+static int display_user_units(struct conf *c, struct vm_conf *vm, const config_setting_t *s)
+{
+	return want_strings(c, s, "display.user_units", user_unit_name_ok, "a systemd unit name", &vm->user_units,
+			    &vm->n_user_units);
+}
+
 static int modules_unload(struct conf *c, struct vm_conf *vm, const config_setting_t *s)
 {
 	return want_strings(c, s, "modules.unload", module_name_ok, "a module name", &vm->modules,
@@ -767,7 +779,9 @@ static int vm_scripts(struct conf *c, struct vm_conf *vm, const config_setting_t
 
 static int vm_display(struct conf *c, struct vm_conf *vm, const config_setting_t *g)
 {
-	static const struct key keys[] = { { "units", display_units }, { "timeout", display_timeout } };
+	static const struct key keys[] = { { "units", display_units },
+					   { "user_units", display_user_units },
+					   { "timeout", display_timeout } };
 	return PARSE_GROUP(c, vm, g, "display", "display", keys);
 }
 

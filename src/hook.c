@@ -18,13 +18,14 @@
 
 /*
  * Prepare order (release runs the records backwards): hugepages first, while memory is least
- * fragmented; the display manager stops before the consoles (a console in graphics mode cannot
+ * fragmented; the users' audio servers (which hold the GPU's audio function) before the
+ * display manager ends their sessions; the display manager stops before the consoles (a console in graphics mode cannot
  * be unbound); the consoles and framebuffer let go before the GPU driver is unloaded; the
  * driver goes before vfio-pci takes the device (the PCI stage loads the vfio modules first).
  */
 static const struct stage *const stages[] = {
-	&stage_hugepages, &stage_display, &stage_vtcon, &stage_framebuffer, &stage_kmod,
-	&stage_vfio,      &stage_pci,     &stage_governor, &stage_isolation,
+	&stage_hugepages, &stage_user_units, &stage_display, &stage_vtcon,    &stage_framebuffer,
+	&stage_kmod,      &stage_vfio,       &stage_pci,     &stage_governor, &stage_isolation,
 };
 
 static const struct stage *stage_of(enum record_kind kind)

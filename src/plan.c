@@ -111,9 +111,12 @@ static int overlay_effect(struct plan *p, const struct op *o)
 		module_name(key, sizeof(key), o->value);
 		return overlay_set(p, OV_MODULE, key, o->type == OP_MODULE_LOAD ? "loaded" : "");
 	case OP_UNIT_STOP:
-		return overlay_set(p, OV_UNIT, o->value, "inactive");
 	case OP_UNIT_START:
-		return overlay_set(p, OV_UNIT, o->value, "active");
+		/* a user's unit (path: the uid) is not the system's unit of the same name */
+		if (o->path[0] && snprintf(key, sizeof(key), "%.20s/%.200s", o->path, o->value) < 0)
+			return -EINVAL;
+		return overlay_set(p, OV_UNIT, o->path[0] ? key : o->value,
+				   o->type == OP_UNIT_STOP ? "inactive" : "active");
 	case OP_HUGEPAGES:
 		if (snprintf(key, sizeof(key), "%.200s/nr_hugepages", o->path) >= (int)sizeof(key))
 			return -ENAMETOOLONG;
@@ -206,10 +209,9 @@ static void op_line(const struct op *o, char *buf, size_t size)
 		snprintf(buf, size, "unload module %s", o->value);
 		break;
 	case OP_UNIT_STOP:
-		snprintf(buf, size, "stop unit %s", o->value);
-		break;
 	case OP_UNIT_START:
-		snprintf(buf, size, "start unit %s", o->value);
+		snprintf(buf, size, "%s unit %s%s%s", o->type == OP_UNIT_STOP ? "stop" : "start", o->value,
+			 o->path[0] ? " of user " : "", o->path);
 		break;
 	case OP_SET_CPUS:
 		snprintf(buf, size, "set %s AllowedCPUs=%s", o->path, o->value[0] ? o->value : "(reset)");
@@ -543,7 +545,7 @@ static int exec_op(struct run *run, struct state *s, ssize_t rec_index, const st
 	case OP_UNIT_START: {
 		struct sd_bus *bus = NULL;
 		char result[32];
-		r = bus_connect(&bus);
+		r = o->path[0] ? bus_connect_user((unsigned)strtoul(o->path, NULL, 10), &bus) : bus_connect(&bus);
 		if (r < 0)
 			r = -ECANCELED;
 		else

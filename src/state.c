@@ -179,6 +179,7 @@ enum field_type {
 	F_TEXT, /* printable text (a console's name) */
 	F_POOL, /* a hugepage pool directory in sysfs */
 	F_CPUS, /* a CPU list */
+	F_DIGITS, /* a decimal number kept as text (a uid) */
 	F_U64,
 };
 
@@ -204,6 +205,10 @@ static const struct field hugepages_fields[] = {
 };
 static const struct field display_fields[] = { FIELD("unit", F_UNIT, display.unit, false) };
 static const struct field vtcon_fields[] = { FIELD("name", F_TEXT, vtcon.name, false) };
+static const struct field user_unit_fields[] = {
+	FIELD("uid", F_DIGITS, user_unit.uid, false),
+	FIELD("unit", F_UNIT, user_unit.unit, false),
+};
 static const struct field framebuffer_fields[] = {
 	FIELD("device", F_NAME, framebuffer.device, false),
 	FIELD("driver", F_NAME, framebuffer.driver, false),
@@ -234,6 +239,7 @@ static const struct record_type {
 #define TYPE(kind, n, f, sh) [kind] = { n, f, ELEMENTSOF(f), sh }
 	TYPE(REC_HUGEPAGES, "hugepages", hugepages_fields, false),
 	TYPE(REC_DISPLAY, "display", display_fields, true),
+	TYPE(REC_USER_UNIT, "user-unit", user_unit_fields, false),
 	TYPE(REC_VTCON, "vtcon", vtcon_fields, false),
 	TYPE(REC_FRAMEBUFFER, "framebuffer", framebuffer_fields, false),
 	TYPE(REC_KMOD, "kmod", kmod_fields, false),
@@ -342,6 +348,8 @@ static bool value_ok(enum field_type t, const char *v)
 		return pool_ok(v);
 	case F_CPUS:
 		return cpus_ok(v);
+	case F_DIGITS:
+		return *v && strspn(v, "0123456789") == strlen(v) && strlen(v) < 11;
 	case F_U64:
 		return false; /* parsed separately */
 	}

@@ -737,6 +737,31 @@ t_gpu_users_wait() {
 	sim_down
 }
 
+t_user_units() {
+	# the users' audio servers, through each user's own systemd manager
+	sim_up win10
+	mkdir -p "$T/root/run/user/1000/systemd"
+	printf 'unit pipewire.service active\nunit wireplumber.service active\nunit pulseaudio.service inactive\n' > "$T/user.spec"
+	"$SIMSYSTEMD" --spec "$T/user.spec" --socket "$T/root/run/user/1000/systemd/private" \
+		--dump "$T/user.dump" --pidfile "$T/user.pid" --delay-ms 20 > /dev/null || { echo "simsystemd failed"; return; }
+	cp "$T/user.dump" "$T/user.initial"
+	conf "vm = ( { name = \"win10\"; display = { units = [ \"auto\" ];
+	    user_units = [ \"pipewire.service\", \"pipewire-pulse.service\", \"wireplumber.service\", \"pulseaudio.service\" ]; };
+	    pci = { devices = [ $GPU4 ]; }; } );"
+	vh --dry-run win10 prepare begin < "$WIN10_XML"
+	check "user units: the plan stops the active ones of user 1000, before the display manager" 'contains "$OUT" "stop unit pipewire.service of user 1000
+stop unit wireplumber.service of user 1000
+stop unit display-manager.service" && ! contains "$OUT" "pulseaudio" 2>/dev/null'
+	vh win10 prepare begin < "$WIN10_XML"
+	check "user units: stopped" '[ "$RC" = 0 ] && grep -q "^unit pipewire.service inactive" "$T/user.dump" && grep -q "^unit wireplumber.service inactive" "$T/user.dump"'
+	check "user units: recorded with the user" 'grep -q "^user-unit uid=1000 unit=pipewire.service$" "$T"/root/run/vfiohook/*.state'
+	vh win10 release end - < "$WIN10_XML"
+	check "user units: started again, and only those" '[ "$RC" = 0 ] && diff -u "$T/user.initial" "$T/user.dump" && unchanged && systemd_unchanged'
+	agree "agree, user units"
+	kill "$(cat "$T/user.pid")" 2>/dev/null
+	sim_down
+}
+
 t_shared_release_plan() {
 	sim_up win10
 	conf 'vm = (
@@ -1120,6 +1145,7 @@ for VFIOHOOK in $BINARIES; do
 	t_valgrind
 	t_install
 	t_gpu_users_wait
+	t_user_units
 done
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]
