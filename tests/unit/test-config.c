@@ -608,7 +608,8 @@ static void test_shell_style(void **state)
 
 	assert_one_error(f, -EINVAL, r, 2,
 			 "this is a shell-style kvm.conf from a passthrough tutorial "
-			 "(VIRSH_GPU_VIDEO=pci_0000_0a_00_0); vfiohook reads libconfig syntax, for "
+			 "(VIRSH_GPU_VIDEO=pci_0000_0a_00_0); 'vfiohook import' converts it and the "
+			 "tutorial's scripts; vfiohook reads libconfig syntax, for "
 			 "example: vm = ( { name = \"win10\"; pci = { devices = [ \"0000:0a:00.0\", "
 			 "\"0000:0a:00.1\" ]; }; } ); see kvm.conf(5)");
 }
@@ -620,7 +621,8 @@ static void test_shell_style_no_devices(void **state)
 
 	assert_one_error(f, -EINVAL, r, 2,
 			 "this is a shell-style kvm.conf from a passthrough tutorial "
-			 "(VM_NAME=win10); vfiohook reads libconfig syntax, for example: vm = ( { name "
+			 "(VM_NAME=win10); 'vfiohook import' converts it and the tutorial's scripts; "
+			 "vfiohook reads libconfig syntax, for example: vm = ( { name "
 			 "= \"win10\"; pci = { devices = [ \"0000:09:00.0\" ]; }; } ); see kvm.conf(5)");
 }
 

@@ -408,6 +408,9 @@ static void test_record_round_trip(void **state)
 	/* fields in any order, the same record */
 	r = parse_ok("pci override=vfio-pci driver=nvidia bdf=0000:09:00.0");
 	assert_format(&r, "pci bdf=0000:09:00.0 driver=nvidia override=vfio-pci");
+	r = parse_ok("user-unit unit=pipewire.service uid=1000");
+	assert_string_equal(r.user_unit.uid, "1000");
+	assert_format(&r, "user-unit uid=1000 unit=pipewire.service");
 	r = parse_ok("hugepages added=1 target=3 before=2 pool=/sys/kernel/mm/hugepages/hugepages-2048kB");
 	assert_format(&r, "hugepages pool=/sys/kernel/mm/hugepages/hugepages-2048kB before=2 target=3 added=1");
 	/* written before the pool is: how many were added is not known yet */
@@ -450,7 +453,7 @@ static void test_record_kinds(void **state)
 		bool shared;
 	} kinds[] = {
 		{ REC_HUGEPAGES, "hugepages", false }, { REC_DISPLAY, "display", true },
-		{ REC_VTCON, "vtcon", false },         { REC_FRAMEBUFFER, "framebuffer", false },
+		{ REC_USER_UNIT, "user-unit", false }, { REC_VTCON, "vtcon", false },         { REC_FRAMEBUFFER, "framebuffer", false },
 		{ REC_KMOD, "kmod", false },           { REC_VFIO, "vfio", true },
 		{ REC_PCI, "pci", false },             { REC_GOVERNOR, "governor", true },
 		{ REC_ISOLATION, "isolation", true },
