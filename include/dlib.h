@@ -14,8 +14,9 @@
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
 #include <systemd/sd-bus.h>
-#include <systemd/sd-journal.h>
 
 #define DLSYM_DECLARE(s) extern __typeof__(s) *sym_##s;
 
@@ -24,8 +25,10 @@
 	X(config_setting_get_int) X(config_setting_get_int64) X(config_setting_get_float)          \
 	X(config_setting_get_bool) X(config_setting_get_string) X(config_setting_length)           \
 	X(config_setting_get_elem) X(config_setting_get_member)
-#define DL_XML_SYMBOLS(X) X(xmlReadMemory) X(xmlFreeDoc) X(xmlDocGetRootElement) X(xmlGetLastError)
-#define DL_JOURNAL_SYMBOLS(X) X(sd_journal_sendv)
+#define DL_XML_SYMBOLS(X)                                                                          \
+	X(xmlReadMemory) X(xmlFreeDoc) X(xmlDocGetRootElement) X(xmlGetLastError)                  \
+	X(xmlXPathNewContext) X(xmlXPathFreeContext) X(xmlXPathEvalExpression) X(xmlXPathFreeObject) \
+	X(xmlXPathRegisterNs)
 #define DL_KMOD_SYMBOLS(X)                                                                         \
 	X(kmod_new) X(kmod_unref) X(kmod_module_new_from_lookup) X(kmod_module_new_from_name)      \
 	X(kmod_module_unref) X(kmod_module_unref_list) X(kmod_module_get_module)                   \
@@ -47,14 +50,12 @@
 
 DL_CONFIG_SYMBOLS(DLSYM_DECLARE)
 DL_XML_SYMBOLS(DLSYM_DECLARE)
-DL_JOURNAL_SYMBOLS(DLSYM_DECLARE)
 DL_KMOD_SYMBOLS(DLSYM_DECLARE)
 DL_VIRT_SYMBOLS(DLSYM_DECLARE)
 DL_BUS_SYMBOLS(DLSYM_DECLARE)
 
 int dlopen_libconfig(void);
 int dlopen_libxml2(void);
-int dlopen_journal(void);
 int dlopen_libkmod(void);
 int dlopen_libvirt(void);
 int dlopen_sdbus(void);

@@ -10,7 +10,6 @@
 
 DL_CONFIG_SYMBOLS(DLSYM_DEFINE)
 DL_XML_SYMBOLS(DLSYM_DEFINE)
-DL_JOURNAL_SYMBOLS(DLSYM_DEFINE)
 DL_KMOD_SYMBOLS(DLSYM_DEFINE)
 DL_VIRT_SYMBOLS(DLSYM_DEFINE)
 DL_BUS_SYMBOLS(DLSYM_DEFINE)
@@ -55,7 +54,6 @@ static int dlib_open(struct dlib *lib, const struct dlsym_entry *syms, size_t n)
 
 DEFINE_DLOPEN(dlopen_libconfig, "libconfig.so.9", DL_CONFIG_SYMBOLS)
 DEFINE_DLOPEN(dlopen_libxml2, "libxml2.so.2", DL_XML_SYMBOLS)
-DEFINE_DLOPEN(dlopen_journal, "libsystemd.so.0", DL_JOURNAL_SYMBOLS)
 DEFINE_DLOPEN(dlopen_libkmod, "libkmod.so.2", DL_KMOD_SYMBOLS)
 DEFINE_DLOPEN(dlopen_libvirt, "libvirt.so.0", DL_VIRT_SYMBOLS)
 DEFINE_DLOPEN(dlopen_sdbus, "libsystemd.so.0", DL_BUS_SYMBOLS)

@@ -676,6 +676,8 @@ static int exec_hugepages(struct state *s, ssize_t rec_index, const struct op *o
 	uint64_t target = strtoull(o->value, NULL, 10), before = rec ? rec->hugepages.before : 0, got = 0;
 	double deadline = now_seconds() + o->timeout;
 	bool drop = run->vm && run->vm->hp_drop_caches, dropped = false;
+	uint64_t last = 0;
+	unsigned rounds = 0, stalled = 0;
 	char buf[32];
 	int r;
 
@@ -701,21 +703,33 @@ static int exec_hugepages(struct state *s, ssize_t rec_index, const struct op *o
 			return log_fail("hugepages", r, "cannot record the change in the state file");
 		if (got >= target)
 			return 0;
-		if (now_seconds() >= deadline)
-			return log_fail("hugepages", 0,
-					"only %llu of %llu %s could be had within %.0f s (memory too fragmented; "
-					"reserve them at boot or allow more time)",
-					(unsigned long long)(got > before ? got - before : 0) + o->had,
-					(unsigned long long)(target - before) + o->had, o->fail, o->timeout);
-		/* defragment, then try again: compaction first, then (if allowed) the page cache */
-		log_debug("hugepages", "%llu of %llu pages; compacting memory", (unsigned long long)got,
-			  (unsigned long long)target);
-		(void)host_write("1", 1, LEFT(), "/proc/sys/vm/compact_memory");
-		if (drop && !dropped && now_seconds() < deadline) {
+		/*
+		 * The kernel reclaims and compacts inside the write already: once a round of our
+		 * own compaction brings (next to) nothing twice in a row, no more is coming. The
+		 * page cache is dropped once, if allowed, before giving up.
+		 */
+		stalled = rounds > 0 && got < last + MAX((target - before) / 100, 1) ? stalled + 1 : 0;
+		if (stalled >= 2 && drop && !dropped) {
 			dropped = true;
+			stalled = 0;
 			(void)host_sync(LEFT());
 			(void)host_write("3", 1, LEFT(), "/proc/sys/vm/drop_caches");
 		}
+		if (stalled >= 2 || now_seconds() >= deadline) {
+			unsigned long long had = (got > before ? got - before : 0) + o->had;
+			return log_fail("hugepages", 0,
+					"only %llu of %llu %s could be had (%s; memory too fragmented): ask for at "
+					"most %llu, reserve them at boot (hugepages= on the kernel command line), or "
+					"use 1 GiB pages",
+					had, (unsigned long long)(target - before) + o->had, o->fail,
+					stalled >= 2 ? "compacting memory brought no more" : "not in time", had);
+		}
+		/* defragment, then try again */
+		log_debug("hugepages", "%llu of %llu pages; compacting memory", (unsigned long long)got,
+			  (unsigned long long)target);
+		last = got;
+		rounds++;
+		(void)host_write("1", 1, LEFT(), "/proc/sys/vm/compact_memory");
 		if (now_seconds() < deadline)
 			sleep_seconds(MIN(0.02, deadline - now_seconds()));
 	}
