@@ -103,13 +103,10 @@ int plan_bus(struct plan *p, struct sd_bus **ret);
 
 /* --- the view: the host as the plan so far leaves it --------------------------------------- */
 int view_read(struct plan *p, char *buf, size_t size, const char *fmt, ...) _printf_(4, 5);
-int view_link_name(struct plan *p, char *buf, size_t size, const char *fmt, ...) _printf_(4, 5);
 bool view_exists(struct plan *p, const char *fmt, ...) _printf_(2, 3);
 bool view_module_loaded(struct plan *p, const char *name);
 /* The driver a PCI or platform device is bound to ("" when none). */
 void view_driver(struct plan *p, const char *bus, const char *dev, char *buf, size_t size);
-/* A unit's ActiveState ("active", ...); -ENOENT when it does not exist. */
-int view_unit_state(struct plan *p, const char *unit, char *buf, size_t size);
 /* Does the plan stop this unit (NULL: any unit)? */
 bool view_unit_stopping(const struct plan *p, const char *id);
 /* What a unit is once the plan so far is applied (for a unit known by another name too). */

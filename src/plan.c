@@ -322,15 +322,6 @@ static int link_name(struct plan *p, char *buf, size_t size, const char *path)
 	return 0;
 }
 
-int view_link_name(struct plan *p, char *buf, size_t size, const char *fmt, ...)
-{
-	char path[PATH_MAX];
-
-	if (FORMAT(path, fmt) < 0)
-		return -ENAMETOOLONG;
-	return link_name(p, buf, size, path);
-}
-
 bool view_module_loaded(struct plan *p, const char *name)
 {
 	char n[128];
@@ -388,22 +379,6 @@ void view_driver(struct plan *p, const char *bus, const char *dev, char *buf, si
 	snprintf(path, sizeof(path), "/sys/bus/%s/devices/%s/driver", bus, dev);
 	if (link_name(p, buf, size, path) < 0 || driver_gone(p, bus, buf))
 		buf[0] = '\0';
-}
-
-int view_unit_state(struct plan *p, const char *unit, char *buf, size_t size)
-{
-	const struct overlay_entry *e = overlay_get(p, OV_UNIT, unit);
-	struct sd_bus *bus;
-	int r;
-
-	if (e) {
-		snprintf(buf, size, "%s", e->value);
-		return 0;
-	}
-	r = plan_bus(p, &bus);
-	if (r < 0)
-		return r;
-	return bus_unit_state(bus, unit, buf, size, NULL, 0);
 }
 
 bool view_unit_stopping(const struct plan *p, const char *id)
