@@ -7,6 +7,7 @@ BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/vfiohook
 SYSCONFDIR ?= /etc
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR    ?=
 PKG_CONFIG ?= pkg-config
 INSTALL    ?= install
@@ -44,7 +45,7 @@ else
 Q := @
 endif
 
-.PHONY: all clean install uninstall check check-all check-unit check-sim check-hugepages check-libvirt check-kernel \
+.PHONY: all clean install uninstall dist check check-all check-unit check-sim check-hugepages check-libvirt check-kernel \
 	check-e2e check-systemd bench demo deps asan
 
 all: build/vfiohook
@@ -134,7 +135,8 @@ demo:
 # --- install -------------------------------------------------------------------------------
 install: build/vfiohook
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/libvirt/hooks \
-		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DOCDIR)/hooks.d
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DOCDIR)/hooks.d \
+		$(DESTDIR)$(BASHCOMPDIR)
 	$(INSTALL) -m 0755 build/vfiohook $(DESTDIR)$(BINDIR)/vfiohook
 	ln -sf $(BINDIR)/vfiohook $(DESTDIR)$(SYSCONFDIR)/libvirt/hooks/qemu
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/libvirt/hooks/kvm.conf ]; then \
@@ -146,17 +148,31 @@ install: build/vfiohook
 	$(INSTALL) -m 0644 man/kvm.conf.5 $(DESTDIR)$(MANDIR)/man5/kvm.conf.5
 	$(INSTALL) -m 0644 conf/kvm.conf $(DESTDIR)$(DOCDIR)/kvm.conf.example
 	cp -R hooks.d/. $(DESTDIR)$(DOCDIR)/hooks.d/
+	$(INSTALL) -m 0644 completion/vfiohook $(DESTDIR)$(BASHCOMPDIR)/vfiohook
 	@echo "Restart or reload the libvirt daemon once so that it sees the hook:"
 	@echo "  systemctl reload virtqemud.service   (modular daemons), or"
 	@echo "  systemctl reload libvirtd.service    (monolithic daemon)"
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/vfiohook $(DESTDIR)$(MANDIR)/man8/vfiohook.8 \
-		$(DESTDIR)$(MANDIR)/man5/kvm.conf.5
+		$(DESTDIR)$(MANDIR)/man5/kvm.conf.5 $(DESTDIR)$(BASHCOMPDIR)/vfiohook
 	rm -rf $(DESTDIR)$(DOCDIR)
 	@if [ "$$(readlink $(DESTDIR)$(SYSCONFDIR)/libvirt/hooks/qemu)" = "$(BINDIR)/vfiohook" ]; then \
 		rm -f $(DESTDIR)$(SYSCONFDIR)/libvirt/hooks/qemu; fi
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/libvirt/hooks/kvm.conf"
+
+# The source tarball vfiohook-VERSION.tar.gz in DISTDIR (build/ by default): the tree without
+# build/, version control and package build products. The PKGBUILD builds from it.
+DISTDIR ?= build
+dist:
+	$(Q)mkdir -p $(DISTDIR)
+	$(Q)tar -C $(CURDIR) -czf $(DISTDIR)/vfiohook-$(VERSION).tar.gz --exclude-vcs \
+		--exclude=./build --exclude='./*.pkg.tar*' --exclude=./debian/vfiohook \
+		--exclude=./debian/.debhelper --exclude=./debian/files --exclude='./debian/*.substvars' \
+		--exclude=./debian/debhelper-build-stamp --exclude='./*.tar.gz' \
+		--sort=name --owner=0 --group=0 --numeric-owner \
+		--transform 's,^\.,vfiohook-$(VERSION),S' .
+	@echo "  DIST    $(DISTDIR)/vfiohook-$(VERSION).tar.gz"
 
 clean:
 	rm -rf build

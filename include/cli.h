@@ -15,6 +15,8 @@ struct options {
 	const char *hooks_dir; /* --hooks-dir as given */
 	const char *xml_file;  /* --xml FILE */
 	const char *undo_dir;  /* --undo DIR */
+	const char *host_cores; /* pin --host-cores N, as given (pin.c checks it) */
+	bool pin_check;         /* pin --check */
 	bool dry_run;
 	bool verbose;
 	bool json;
@@ -30,3 +32,5 @@ struct options {
  * Subcommands that are not hook events, each in a file of its own; they return an exit
  * status (EXIT_OK, ...). The table of words, argument counts and functions is in main.c.
  */
+int cmd_status(const struct options *o); /* status.c: what each VM's state file records */
+int cmd_groups(const struct options *o); /* groups.c: the IOMMU groups, GPU groups' pci lines */

@@ -18,21 +18,11 @@
 #include "cli.h"
 #include "hook.h"
 #include "host.h"
+#include "import.h"
 #include "install.h"
 #include "log.h"
 
 #define HOOKS "/etc/libvirt/hooks"
-
-/* The tutorials' dispatcher runs qemu.d/$GUEST_NAME/$HOOK_NAME/$STATE_NAME/ scripts. */
-static bool is_tutorial_dispatcher(const char *path)
-{
-	_cleanup_free_ char *text = NULL;
-
-	if (host_read_file(path, 1024 * 1024, &text) < 0)
-		return false;
-	return strstr(text, "qemu.d") && (strstr(text, "GUEST_NAME") || strstr(text, "HOOK_NAME") ||
-					  strstr(text, "$1/$2/$3") || strstr(text, "${1}/${2}/${3}"));
-}
 
 static int reload_libvirt(const struct options *o)
 {
@@ -101,7 +91,9 @@ int cmd_install(const struct options *o)
 		{
 			char stamp[32];
 			time_t now = time(NULL);
-			bool tutorial = is_tutorial_dispatcher(hook);
+			_cleanup_free_ char *text = NULL;
+			bool tutorial = host_read_file(hook, 1024 * 1024, &text) >= 0 &&
+					import_is_tutorial_dispatcher(text);
 
 			strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime(&now));
 			if (snprintf(backup, sizeof(backup), "%s/qemu.before-vfiohook-%s", hooks, stamp) >=

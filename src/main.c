@@ -10,6 +10,7 @@
 #include "hook.h"
 #include "host.h"
 #include "install.h"
+#include "pin.h"
 #include "log.h"
 
 #ifndef VERSION
@@ -20,9 +21,15 @@ static void usage(FILE *f)
 {
 	fputs("Usage: vfiohook [OPTIONS] VM OP SUBOP [EXTRA]\n"
 	      "       vfiohook [OPTIONS] check [--xml FILE] [VM...]\n"
+	      "       vfiohook [OPTIONS] doctor [--xml FILE] [--json] VM\n"
 	      "       vfiohook [OPTIONS] release VM\n"
 	      "       vfiohook [OPTIONS] forget VM\n"
 	      "       vfiohook [OPTIONS] install\n"
+	      "       vfiohook [OPTIONS] import [--dry-run] | import --undo DIR\n"
+	      "       vfiohook [OPTIONS] pin [--host-cores N] [--xml FILE] [--check] VM\n"
+	      "       vfiohook [OPTIONS] status [--json] [VM]\n"
+	      "       vfiohook [OPTIONS] groups\n"
+	      "       vfiohook [OPTIONS] vbios check FILE | fix IN OUT | dump BDF OUT\n"
 	      "       (installed as /etc/libvirt/hooks/qemu, libvirt runs it as: qemu VM OP SUBOP EXTRA)\n"
 	      "\n"
 	      "Gives a libvirt VM its passthrough GPU on 'prepare begin' and gives it back to the\n"
@@ -31,9 +38,17 @@ static void usage(FILE *f)
 	      "\n"
 	      "  check      the checks of prepare for every VM of kvm.conf (or the VMs named),\n"
 	      "             against this host as it is now; changes nothing\n"
+	      "  doctor     the tutorials' advice checked for VM (domain XML, kvm.conf, host), with fixes\n"
 	      "  release    undo what is recorded for VM (after a failed undo)\n"
 	      "  forget     print and drop what is recorded for VM, undoing nothing\n"
 	      "  install    make this binary libvirt's hook (a foreign hook is backed up first)\n"
+	      "  import     turn a passthrough tutorial's kvm.conf and scripts into vfiohook settings\n"
+	      "             (backed up first; --undo DIR puts everything back)\n"
+	      "  pin        CPU pinning for VM from the host's topology (--host-cores N kept for\n"
+	      "             the host, default 1), to paste; --check compares the domain's <cputune>\n"
+	      "  vbios      check FILE | fix IN OUT | dump BDF OUT: verify, de-header or read a GPU ROM\n"
+	      "  status     what each VM holds now (from /run/vfiohook); --json for scripts\n"
+	      "  groups     the IOMMU groups, and the pci.devices line of each GPU's\n"
 	      "\n"
 	      "  -c, --config FILE     configuration (default " CONF_DEFAULT_PATH ")\n"
 	      "  -n, --dry-run         print the plan, change nothing; exit as the real run would\n"
@@ -55,6 +70,7 @@ static const struct option longopts[] = {
 	{ "hooks-dir", required_argument, NULL, 'H' }, { "xml", required_argument, NULL, 'X' },
 	{ "json", no_argument, NULL, 'J' },         { "undo", required_argument, NULL, 'U' },
 	{ "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
+	{ "host-cores", required_argument, NULL, 'P' }, { "check", no_argument, NULL, 'K' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -70,6 +86,8 @@ static int option(int c, struct options *o)
 	case 'X': o->xml_file = optarg; return 0;
 	case 'J': o->json = true; return 0;
 	case 'U': o->undo_dir = optarg; return 0;
+	case 'P': o->host_cores = optarg; return 0;
+	case 'K': o->pin_check = true; return 0;
 	case 'h': usage(stdout); return 1;
 	case 'V': printf("vfiohook %s\n", VERSION); return 1;
 	default: return -EINVAL;
@@ -77,6 +95,9 @@ static int option(int c, struct options *o)
 }
 
 static int cmd_check(const struct options *o);
+int cmd_doctor(const struct options *o); /* doctor.c */
+int cmd_import(const struct options *o); /* import.c */
+int cmd_vbios(const struct options *o); /* vbios.c */
 static int cmd_release(const struct options *o);
 static int cmd_forget(const struct options *o);
 
@@ -89,9 +110,15 @@ static const struct subcommand {
 	bool xml, json, undo; /* the options it takes beyond the common ones */
 } commands[] = {
 	{ "check", CMD_CHECK, 0, INT_MAX, cmd_check, true, false, false },
+	{ "doctor", CMD_OTHER, 1, 1, cmd_doctor, true, true, false },
 	{ "release", CMD_RELEASE, 1, 1, cmd_release, false, false, false },
 	{ "forget", CMD_FORGET, 1, 1, cmd_forget, false, false, false },
+	{ "import", CMD_OTHER, 0, 0, cmd_import, false, false, true },
+	{ "status", CMD_OTHER, 0, 1, cmd_status, false, true, false },
+	{ "groups", CMD_OTHER, 0, 0, cmd_groups, false, false, false },
 	{ "install", CMD_OTHER, 0, 0, cmd_install, false, false, false },
+	{ "pin", CMD_OTHER, 1, 1, cmd_pin, true, false, false },
+	{ "vbios", CMD_OTHER, 2, 3, cmd_vbios, false, false, false },
 };
 
 static const struct subcommand *command;
@@ -122,21 +149,28 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		command = &commands[i];
 		o->cmd = command->cmd;
-		/* options may also follow the command: vfiohook check --config FILE */
-		optind++;
-		while ((c = getopt_long(argc, argv, "c:nvh", longopts, NULL)) >= 0)
-			if ((r = option(c, o)) != 0)
-				return r;
-		o->args = argv + optind;
-		o->n_args = argc - optind;
+		/*
+		 * Options may also follow the command, before or after its words (vfiohook pin win10
+		 * --check): a fresh scan (optind 0) of what follows the command word, in GNU order.
+		 */
+		{
+			int first = optind;
+			optind = 0;
+			while ((c = getopt_long(argc - first, argv + first, "c:nvh", longopts, NULL)) >= 0)
+				if ((r = option(c, o)) != 0)
+					return r;
+			o->args = argv + first + optind;
+			o->n_args = argc - first - optind;
+		}
 		if (o->n_args < command->min || o->n_args > command->max || (o->xml_file && !command->xml) ||
-		    (o->json && !command->json) || (o->undo_dir && !command->undo))
+		    (o->json && !command->json) || (o->undo_dir && !command->undo) ||
+		    ((o->host_cores || o->pin_check) && !streq(command->word, "pin")))
 			return -EINVAL;
 		if (o->xml_file && o->n_args != 1)
 			return -EINVAL;
 		return 0;
 	}
-	if (o->xml_file || o->json || o->undo_dir || o->n_args < 3 || o->n_args > 4)
+	if (o->xml_file || o->json || o->undo_dir || o->host_cores || o->pin_check || o->n_args < 3 || o->n_args > 4)
 		return -EINVAL;
 	/* by hand, an op libvirt does not have is a typo, not an event to ignore */
 	if (hook_op_from_string(o->args[1]) < 0 || hook_subop_from_string(o->args[2]) < 0) {

@@ -34,6 +34,7 @@ tier simulated-host bash tests/sim/run.sh build/vfiohook build/asan/vfiohook
 tier simhost-selftest bash tests/simhost/selftest.sh build/simhost
 tier simsystemd bash tests/simsystemd/selftest.sh build/simsystemd build/vfiohook
 tier install bash tests/install/run.sh
+tier packaging bash tests/packaging/run.sh
 tier hugepages bash tests/hugepages/run.sh "$PWD/build/vfiohook"
 tier libvirt bash tests/libvirt/run.sh "$PWD/build/vfiohook"
 tier kernel bash tests/kernel/run.sh "$PWD/build/vfiohook"

@@ -4,9 +4,12 @@
 # Idempotent: packages already present are left alone. Must run as root.
 set -eu
 BUILD="gcc libc6-dev make pkg-config libconfig-dev libsystemd-dev libxml2-dev libkmod-dev libvirt-dev libcmocka-dev libfuse3-dev fuse3"
-TIERS="libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static ovmf cpio kmod bc procps tar systemd dbus valgrind"
+TIERS="libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static ovmf cpio kmod bc procps tar systemd dbus valgrind python3"
+# the packaging tier: the .deb (debhelper, lintian), the Arch package (makepkg needs pacman and
+# bsdtar), the .note.dlopen check (binutils, perl) and bash-completion's loader
+PACKAGING="debhelper dpkg-dev fakeroot lintian makepkg pacman-package-manager libarchive-tools binutils perl bash-completion util-linux"
 missing=""
-for p in $BUILD $TIERS; do
+for p in $BUILD $TIERS $PACKAGING; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0

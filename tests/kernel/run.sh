@@ -30,6 +30,7 @@ EXPECTED=(
 	t2.release.as-before t2.release-twice t2.release.foreign-vfio-kept
 	t2.hostdev.prepare t2.hostdev.release
 	t2.helper.nonviable
+	t2.vbios.refused-bound t2.vbios.dump t2.vbios.check t2.vbios.dump-vfio t2.vbios.refused-held t2.vbios.rebound
 	t2.fb.env t2.fb.prepare.exit t2.fb.prepare.unbound t2.fb.prepare.recorded
 	t2.fb.prepare.vfio-pci t2.fb.prepare.viable
 	t2.fb.release.exit t2.fb.release.rebound t2.fb.release.vtcon t2.fb.release.as-before
@@ -75,7 +76,7 @@ LIBS=$(libs_cpio "$BIN" "${dl[@]}")
 make_initrd "$stage" "$WORK/initrd.cpio" "$LIBS"
 log "initramfs payload built in $(echo "$(date +%s.%N) - $T0" | bc)s ($(du -h "$WORK/initrd.cpio" | cut -f1))"
 
-run_guest tier2 1024 "${VH_QEMU_TIMEOUT:-180}"
+run_guest tier2 1024 "${VH_QEMU_TIMEOUT:-400}"
 collect "${EXPECTED[@]}"
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]

@@ -771,5 +771,91 @@ if [ -n "$mnt" ]; then
 	stop
 fi
 
+# ---------------------------------------------------------------------------
+# proc/cmdline, proc/cpuinfo and reset_method: what `vfiohook groups` reads.
+check "spec: cmdline and cpu-vendor only once, reset_method names only" \
+	eval 'bad_spec c1 "c1.spec:2: cmdline declared twice" "cmdline a" "cmdline b" &&
+	bad_spec c2 "c2.spec:2: cpu-vendor declared twice" "cpu-vendor GenuineIntel" "cpu-vendor AuthenticAMD" &&
+	bad_spec c3 "c3.spec:1: reset_method=flr,,bus" "pci 0000:00:01.0 class=0x030000 vendor=0x10de device=0x1e84 reset_method=flr,,bus"'
+cat >"$tmp/info.spec" <<'EOF'
+pci 0000:00:01.0 class=0x030000 vendor=0x10de device=0x1e84 group=1 reset_method=flr,bus
+pci 0000:00:02.0 class=0x040300 vendor=0x10de device=0x10f8 group=1
+cpus online=0-2
+cmdline BOOT_IMAGE=/boot/vmlinuz root=/dev/sda2 ro "quiet"
+cpu-vendor GenuineIntel
+EOF
+: >"$tmp/faults"
+start "$tmp/info.spec" || bad "mount the info host"
+if [ -n "$mnt" ]; then
+	check "proc/cmdline: the rest of the line, key=value words included, quotes removed" \
+		eq "$(cat "$mnt/proc/cmdline")" "BOOT_IMAGE=/boot/vmlinuz root=/dev/sda2 ro quiet"
+	check "proc/cpuinfo: one block per online CPU with vendor_id" \
+		eval 'eq "$(grep -c "^processor" "$mnt/proc/cpuinfo")" 3 &&
+		eq "$(sed -n "s/^vendor_id\t: //p" "$mnt/proc/cpuinfo" | sort -u)" GenuineIntel'
+	check "reset_method: the names space-separated; absent when not declared" \
+		eval 'eq "$(cat "$mnt/sys/bus/pci/devices/0000:00:01.0/reset_method")" "flr bus" &&
+		[ ! -e "$mnt/sys/bus/pci/devices/0000:00:02.0/reset_method" ]'
+	stop
+fi
+start "$here/hosts/rx590.spec" || bad "mount rx590"
+if [ -n "$mnt" ]; then
+	check "proc/cmdline and proc/cpuinfo: absent when not declared" \
+		eval '[ ! -e "$mnt/proc/cmdline" ] && [ ! -e "$mnt/proc/cpuinfo" ]'
+	stop
+fi
+
+# ---------------------------------------------------------------------------
+# input: evdev devices and their udev names, what `vfiohook doctor` looks for.
+check "spec: input names and event numbers only once" \
+	eval 'bad_spec i1 "i1.spec:2: input usb-kbd-event-kbd declared twice" "input usb-kbd-event-kbd" "input usb-kbd-event-kbd" &&
+	bad_spec i2 "i2.spec:2: event3 declared twice" "input a-event-kbd event=3" "input b-event-mouse event=3" &&
+	bad_spec i3 "i3.spec:1: .a/b. is not a /dev/input/by-id name" "input a/b"'
+cat >"$tmp/input.spec" <<'EOF'
+input usb-Logitech_USB_Keyboard-event-kbd
+input usb-Logitech_G203-event-mouse event=7
+EOF
+start "$tmp/input.spec" || bad "mount the input host"
+if [ -n "$mnt" ]; then
+	check "input: dev/input/by-id/NAME links to ../eventN (N in spec order unless event= gives it)" \
+		eval 'eq "$(readlink "$mnt/dev/input/by-id/usb-Logitech_USB_Keyboard-event-kbd")" ../event0 &&
+		eq "$(readlink "$mnt/dev/input/by-id/usb-Logitech_G203-event-mouse")" ../event7 &&
+		[ -e "$mnt/dev/input/by-id/usb-Logitech_G203-event-mouse" ] && [ ! -e "$mnt/dev/input/event1" ]'
+	stop
+fi
+
+# ---------------------------------------------------------------------------
+# core: CPU topology and L3 groups, what `vfiohook pin` reads.
+check "spec: a core's CPUs once, online, in its l3=; l3= the same for the CPUs sharing it" \
+	eval 'bad_spec t1 "t1.spec:2: a CPU of core 1 is in core 0 (line 1) too" "core 0 cpus=0,2" "core 1 cpus=1,2" &&
+	bad_spec t2 "t2.spec:2: core 0 of package 0 declared twice" "core 0 cpus=0" "core 0 cpus=1" &&
+	bad_spec t3 "t3.spec:1: l3=2-3 does not hold the core" "core 0 cpus=0,1 l3=2-3" &&
+	bad_spec t4 "t4.spec:2: core 1 has CPUs that are not online" "cpus online=0-1" "core 1 cpus=1-2" &&
+	bad_spec t5 "t5.spec:1: core 0 shares its L3 with core 1 (line 2), whose l3= differs" "core 0 cpus=0,2 l3=0-3" "core 1 cpus=1,3 l3=1,3"'
+cat >"$tmp/topo.spec" <<'EOF'
+cpus online=0-7
+core 0 cpus=0,4 l3=0-1,4-5
+core 1 cpus=1,5 l3=0-1,4-5
+core 0 package=1 die=1 cpus=2,6 l3=2-3,6-7
+core 1 package=1 die=1 cpus=3,7 l3=2-3,6-7
+EOF
+start "$tmp/topo.spec" || bad "mount the topology host"
+if [ -n "$mnt" ]; then
+	C=$mnt/sys/devices/system/cpu
+	check "core: cpuN/topology of both threads (core_id, package, die, siblings)" \
+		eval 'eq "$(cat $C/cpu6/topology/{core_id,physical_package_id,die_id,thread_siblings_list,core_cpus_list} | tr "\n" " ")" "0 1 1 2,6 2,6 " &&
+		eq "$(cat $C/cpu1/topology/thread_siblings_list $C/cpu5/topology/{core_id,physical_package_id} | tr "\n" " ")" "1,5 1 0 "'
+	check "core: cpuN/cache/index3 with level 3 and the L3's shared_cpu_list" \
+		eval 'eq "$(cat $C/cpu5/cache/index3/{level,type,shared_cpu_list} | tr "\n" " ")" "3 Unified 0-1,4-5 " &&
+		eq "$(cat $C/cpu3/cache/index3/shared_cpu_list)" "2-3,6-7"'
+	stop
+fi
+start "$here/hosts/rx590.spec" || bad "mount rx590"
+if [ -n "$mnt" ]; then
+	check "core: no topology nor cache directory without core lines" \
+		eval '[ -d "$mnt/sys/devices/system/cpu/cpu0" ] && [ ! -e "$mnt/sys/devices/system/cpu/cpu0/topology" ] &&
+		[ ! -e "$mnt/sys/devices/system/cpu/cpu0/cache" ]'
+	stop
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -342,6 +342,7 @@ struct device {
 	int numa;
 	int boot_vga;           /* -1: no boot_vga attribute */
 	char *override;         /* driver_override, NULL: unset */
+	char *reset_method;     /* "flr bus", NULL: no reset_method attribute */
 	char *drv_name, *parent_name;
 	struct driver *drv;
 	struct device *parent;
@@ -483,6 +484,8 @@ static struct {
 	struct btrfsfs **btrfs;
 	size_t nbtrfs;
 	char *console;          /* sys/class/tty/console/active, NULL: none declared */
+	char *cmdline;          /* proc/cmdline, NULL: none declared */
+	char *cpu_vendor;       /* vendor_id of proc/cpuinfo, NULL: none declared */
 	struct classdev **ttys;
 	size_t nttys;
 	struct classdev **fbs;
@@ -1494,6 +1497,16 @@ static int spec_pci(struct pline *l)
 			return perr(l, "override=%s: bad value", s);
 		d->override = xstrdup(s);
 	}
+	if ((s = pl_get(l, "reset_method"))) {
+		/* the kernel's names (pci_reset_fn_methods), shown space-separated */
+		if (!*s || strspn(s, "abcdefghijklmnopqrstuvwxyz_,") != strlen(s) || strstr(s, ",,") ||
+		    s[0] == ',' || s[strlen(s) - 1] == ',')
+			return perr(l, "reset_method=%s: expected names like flr,bus", s);
+		d->reset_method = xstrdup(s);
+		for (char *c = d->reset_method; *c; c++)
+			if (*c == ',')
+				*c = ' ';
+	}
 	return pl_done(l);
 }
 
@@ -1885,6 +1898,33 @@ static int spec_console(struct pline *l)
 	return pl_done(l);
 }
 
+/* cmdline TEXT...: the rest of the line as it is, key=value words included */
+static int spec_cmdline(struct pline *l)
+{
+	struct sbuf b = { 0 };
+
+	if (S.cmdline)
+		return perr(l, "cmdline declared twice");
+	for (size_t i = 1; i < l->nw; i++)
+		sb_printf(&b, "%s%s", i > 1 ? " " : "", l->w[i]);
+	S.cmdline = b.p ? b.p : xstrdup("");
+	return 0;
+}
+
+static int spec_cpu_vendor(struct pline *l)
+{
+	int r = pl_check(l, 2, 2);
+
+	if (r < 0)
+		return r;
+	if (S.cpu_vendor)
+		return perr(l, "cpu-vendor declared twice");
+	if (!valid_name(l->w[1], "_-"))
+		return perr(l, "'%s' is not a vendor_id (GenuineIntel, AuthenticAMD, ...)", l->w[1]);
+	S.cpu_vendor = xstrdup(l->w[1]);
+	return pl_done(l);
+}
+
 /* tty NAME [parent=DEV] and fb N parent=DEV */
 static int spec_classdev(struct pline *l, bool fb)
 {
@@ -2147,6 +2187,144 @@ static int spec_node(struct pline *l)
 	return pl_done(l);
 }
 
+/*
+ * core N cpus=LIST [package=P] [die=D] [l3=LIST]: the CPU topology of one core (its SMT
+ * threads) and the CPUs its L3 cache is shared with.
+ */
+struct cpucore {
+	unsigned id, package, die;
+	struct cpumask cpus, l3;
+	bool has_l3;
+	unsigned line;
+};
+
+static struct {
+	struct cpucore **v;
+	size_t n;
+} CORES;
+
+static int spec_core(struct pline *l)
+{
+	struct cpucore *c;
+	const char *s;
+	int r = pl_check(l, 2, 2);
+
+	if (r < 0)
+		return r;
+	c = xcalloc(1, sizeof(*c));
+	c->line = l->no;
+	VEC_PUSH(CORES.v, CORES.n, c);
+	if (parse_uint(l->w[1], 4095, &c->id) < 0)
+		return perr(l, "'%s': expected a core number", l->w[1]);
+	if ((s = pl_get(l, "package")) && parse_uint(s, 1023, &c->package) < 0)
+		return perr(l, "package=%s: expected a number", s);
+	if ((s = pl_get(l, "die")) && parse_uint(s, 1023, &c->die) < 0)
+		return perr(l, "die=%s: expected a number", s);
+	if ((r = parse_cpus(l, "cpus", pl_get(l, "cpus"), &c->cpus)) < 0)
+		return r;
+	if ((s = pl_get(l, "l3"))) {
+		if ((r = parse_cpus(l, "l3", s, &c->l3)) < 0)
+			return r;
+		c->has_l3 = true;
+		for (size_t w = 0; w < ARRAY_SIZE(c->cpus.b); w++)
+			if (c->cpus.b[w] & ~c->l3.b[w])
+				return perr(l, "l3=%s does not hold the core's own CPUs", s);
+	}
+	for (size_t i = 0; i + 1 < CORES.n; i++) {
+		const struct cpucore *o = CORES.v[i];
+
+		if (o->id == c->id && o->package == c->package)
+			return perr(l, "core %u of package %u declared twice", c->id, c->package);
+		for (size_t w = 0; w < ARRAY_SIZE(c->cpus.b); w++)
+			if (o->cpus.b[w] & c->cpus.b[w])
+				return perr(l, "a CPU of core %u is in core %u (line %u) too", c->id, o->id, o->line);
+	}
+	return pl_done(l);
+}
+
+/* Every core's CPUs are online, and CPUs that share an L3 agree on whom they share it with. */
+static int spec_resolve_cores(const char *file)
+{
+	struct pline l = { .file = file };
+
+	for (size_t i = 0; i < CORES.n; i++) {
+		const struct cpucore *c = CORES.v[i];
+
+		l.no = c->line;
+		for (size_t w = 0; S.have_online && w < ARRAY_SIZE(c->cpus.b); w++)
+			if (c->cpus.b[w] & ~S.online.b[w])
+				return perr(&l, "core %u has CPUs that are not online", c->id);
+		for (size_t j = 0; c->has_l3 && j < CORES.n; j++) {
+			const struct cpucore *o = CORES.v[j];
+			bool shared = false;
+
+			for (size_t w = 0; w < ARRAY_SIZE(c->l3.b); w++)
+				shared |= (c->l3.b[w] & o->cpus.b[w]) != 0;
+			if (shared && (!o->has_l3 || memcmp(&o->l3, &c->l3, sizeof(c->l3))))
+				return perr(&l, "core %u shares its L3 with core %u (line %u), whose l3= differs",
+					    c->id, o->id, o->line);
+		}
+	}
+	return 0;
+}
+
+static void cores_free(void)
+{
+	for (size_t i = 0; i < CORES.n; i++)
+		free(CORES.v[i]);
+	free(CORES.v);
+	memset(&CORES, 0, sizeof(CORES));
+}
+
+/*
+ * input NAME [event=N]: an evdev device, dev/input/eventN, and its udev name
+ * dev/input/by-id/NAME -> ../eventN. N defaults to the number of input lines before it.
+ */
+struct inputdev {
+	char *name;
+	unsigned event;
+};
+
+static struct {
+	struct inputdev **v;
+	size_t n;
+} INPUTS;
+
+static int spec_input(struct pline *l)
+{
+	struct inputdev *in;
+	const char *s;
+	int r = pl_check(l, 2, 2);
+
+	if (r < 0)
+		return r;
+	if (!valid_name(l->w[1], "_-.:+"))
+		return perr(l, "'%s' is not a /dev/input/by-id name", l->w[1]);
+	in = xcalloc(1, sizeof(*in));
+	in->name = xstrdup(l->w[1]);
+	in->event = (unsigned)INPUTS.n;
+	VEC_PUSH(INPUTS.v, INPUTS.n, in);
+	if ((s = pl_get(l, "event")) && parse_uint(s, 1023, &in->event) < 0)
+		return perr(l, "event=%s: expected a number", s);
+	for (size_t i = 0; i + 1 < INPUTS.n; i++) {
+		if (!strcmp(INPUTS.v[i]->name, in->name))
+			return perr(l, "input %s declared twice", in->name);
+		if (INPUTS.v[i]->event == in->event)
+			return perr(l, "event%u declared twice", in->event);
+	}
+	return pl_done(l);
+}
+
+static void inputs_free(void)
+{
+	for (size_t i = 0; i < INPUTS.n; i++) {
+		free(INPUTS.v[i]->name);
+		free(INPUTS.v[i]);
+	}
+	free(INPUTS.v);
+	memset(&INPUTS, 0, sizeof(INPUTS));
+}
+
 static struct hsize *find_hsize(unsigned long kb)
 {
 	for (size_t i = 0; i < S.nhps; i++)
@@ -2322,6 +2500,9 @@ static int spec_resolve_system(const char *file)
 	struct pline l = { .file = file };
 	struct cpumask seen = { { 0 } };
 	size_t ndefault = 0;
+
+	if (spec_resolve_cores(file) < 0)
+		return -EINVAL;
 
 	for (size_t i = 0; i < S.nhps; i++)
 		ndefault += S.hps[i]->deflt;
@@ -2568,6 +2749,7 @@ static int spec_load(const char *file)
 		{ "cpus", spec_cpus },
 		{ "cpufreq", spec_cpufreq },
 		{ "node", spec_node },
+		{ "core", spec_core },
 		{ "hugepages", spec_hugepages },
 		{ "hugepool", spec_hugepool },
 		{ "process", spec_process },
@@ -2576,6 +2758,9 @@ static int spec_load(const char *file)
 		{ "console", spec_console },
 		{ "tty", spec_tty },
 		{ "fb", spec_fb },
+		{ "cmdline", spec_cmdline },
+		{ "cpu-vendor", spec_cpu_vendor },
+		{ "input", spec_input },
 	};
 	char *line = NULL;
 	size_t cap = 0;
@@ -2634,6 +2819,7 @@ static void model_free(void)
 	for (size_t i = 0; i < S.ndevs; i++) {
 		free(S.devs[i]->name);
 		free(S.devs[i]->override);
+		free(S.devs[i]->reset_method);
 		free(S.devs[i]->drv_name);
 		free(S.devs[i]->parent_name);
 		free(S.devs[i]->path);
@@ -2729,6 +2915,10 @@ static void model_free(void)
 	free(S.swaps);
 	free(S.btrfs);
 	free(S.console);
+	free(S.cmdline);
+	free(S.cpu_vendor);
+	cores_free();
+	inputs_free();
 	free(S.ttys);
 	free(S.fbs);
 	memset(&S, 0, sizeof(S));
@@ -3102,6 +3292,8 @@ static void build_device(const struct device *d)
 	settext(mktext("%s/numa_node", d->path), "%d\n", d->numa);
 	if (d->boot_vga >= 0)
 		settext(mktext("%s/boot_vga", d->path), "%d\n", d->boot_vga);
+	if (d->reset_method)
+		settext(mktext("%s/reset_method", d->path), "%s\n", d->reset_method);
 	if (d->group >= 0) {
 		mklink(xasprintf("sys/kernel/iommu_groups/%d", d->group), "%s/iommu_group", d->path);
 		mklink(xstrdup(d->path), "sys/kernel/iommu_groups/%d/devices/%s", d->group, d->name);
@@ -3244,6 +3436,15 @@ static void build_vfio(void)
 	free(groups);
 }
 
+/* dev/input/eventN and the dev/input/by-id/NAME links of the input lines */
+static void build_inputs(void)
+{
+	for (size_t i = 0; i < INPUTS.n; i++) {
+		mkfile(0660, AT_DEVNODE, NULL, "dev/input/event%u", INPUTS.v[i]->event);
+		mklink(xasprintf("dev/input/event%u", INPUTS.v[i]->event), "dev/input/by-id/%s", INPUTS.v[i]->name);
+	}
+}
+
 static void build_vtcons(void)
 {
 	for (size_t i = 0; i < S.nvts; i++) {
@@ -3306,6 +3507,41 @@ static void build_cpufreq(void)
 	free(b.p);
 }
 
+/* cpuN/topology/ and cpuN/cache/index3/ of every CPU of a core line. */
+static void build_topology(void)
+{
+	struct sbuf b = { 0 }, l3 = { 0 };
+
+	for (size_t i = 0; i < CORES.n; i++) {
+		const struct cpucore *c = CORES.v[i];
+
+		b.len = l3.len = 0;
+		cpulist_format(&b, c->cpus.b, ",");
+		if (c->has_l3)
+			cpulist_format(&l3, c->l3.b, ",");
+		for (unsigned n = 0; n < MAX_CPUS; n++) {
+			if (!cpu_isset(c->cpus.b, n))
+				continue;
+#define TOPO "sys/devices/system/cpu/cpu%u/topology/%s"
+			settext(mktext(TOPO, n, "core_id"), "%u\n", c->id);
+			settext(mktext(TOPO, n, "physical_package_id"), "%u\n", c->package);
+			settext(mktext(TOPO, n, "die_id"), "%u\n", c->die);
+			settext(mktext(TOPO, n, "thread_siblings_list"), "%s\n", b.p);
+			settext(mktext(TOPO, n, "core_cpus_list"), "%s\n", b.p);
+			if (!c->has_l3)
+				continue;
+#define L3 "sys/devices/system/cpu/cpu%u/cache/index3/%s"
+			settext(mktext(L3, n, "level"), "3\n");
+			settext(mktext(L3, n, "type"), "Unified\n");
+			settext(mktext(L3, n, "shared_cpu_list"), "%s\n", l3.p);
+#undef L3
+#undef TOPO
+		}
+	}
+	free(b.p);
+	free(l3.p);
+}
+
 static void build_memory(void)
 {
 	struct hsize *def = hp_default();
@@ -3355,6 +3591,22 @@ static void build_memory(void)
 		mkfile(0444, AT_HP_RESV, hs, GLOBAL_HP, hs->kb, "resv_hugepages");
 		mkfile(0444, AT_HP_SURPLUS, hs, GLOBAL_HP, hs->kb, "surplus_hugepages")->arg = -1;
 	}
+	free(b.p);
+}
+
+/* proc/cmdline, and proc/cpuinfo with one block per online CPU (CPU 0 without `cpus`). */
+static void build_proc_info(void)
+{
+	struct sbuf b = { 0 };
+
+	if (S.cmdline)
+		settext(mktext("proc/cmdline"), "%s\n", S.cmdline);
+	if (!S.cpu_vendor)
+		return;
+	for (unsigned c = 0; c < MAX_CPUS; c++)
+		if (S.have_online ? cpu_isset(S.online.b, c) : c == 0)
+			sb_printf(&b, "processor\t: %u\nvendor_id\t: %s\n\n", c, S.cpu_vendor);
+	settext(mktext("proc/cpuinfo"), "%s", b.p ? b.p : "");
 	free(b.p);
 }
 
@@ -3411,10 +3663,13 @@ static void build_tree(void)
 	tree_file("proc/swaps", 0444, AT_SWAPS, NULL);
 	build_consoles();
 	build_vfio();
+	build_inputs();
 	build_vtcons();
 	build_cpufreq();
+	build_topology();
 	build_memory();
 	build_processes();
+	build_proc_info();
 }
 
 /* ------------------------------------------------------------------------ */

@@ -348,6 +348,64 @@ echo "$GPU" >"/sys/bus/pci/devices/$GPU/driver/unbind"
 echo "$GPU" >/sys/bus/pci/drivers_probe
 wait_drv "$GPU" bochs-drm 20 || say "could not give $GPU back to bochs-drm"
 
+# ------------------------------------------------------------ vbios dump
+# bochs-display's ROM BAR holds QEMU's vgabios-bochs-display.bin (one legacy
+# image of 1234:1111). vbios dump must refuse it while bochs-drm holds the
+# GPU, read it unbound and on vfio-pci (rom: 1, read, 0), and give a file that
+# vbios check passes. The GPU goes back to bochs-drm after.
+if [ -e "/sys/bus/pci/devices/$GPU/rom" ]; then
+	rm -f /tmp/rom.bin /tmp/rom-vfio.bin
+	/usr/sbin/vfiohook vbios dump "$GPU" /tmp/rom.bin >"$T/vb.out" 2>"$T/vb.err"
+	rc=$?
+	[ "$rc" = 1 ] && grep -q "in use by its driver bochs-drm" "$T/vb.err" && [ ! -e /tmp/rom.bin ]
+	vh_result t2.vbios.refused-bound $? \
+		"bound to $(drv "$GPU"): exit $rc, stderr: '$(cat "$T/vb.err")'"
+	echo "$GPU" >"/sys/bus/pci/devices/$GPU/driver/unbind"
+	/usr/sbin/vfiohook vbios dump "$GPU" /tmp/rom.bin >"$T/vb.out" 2>"$T/vb.err"
+	rc=$?
+	sed 's/^/    dump| /' "$T/vb.out" "$T/vb.err"
+	[ "$rc" = 0 ] && [ -s /tmp/rom.bin ] && [ "$(cat "/sys/bus/pci/devices/$GPU/rom" 2>/dev/null | wc -c)" = 0 ]
+	vh_result t2.vbios.dump $? \
+		"unbound ($(drv "$GPU")): exit $rc, $(wc -c </tmp/rom.bin 2>/dev/null) bytes, ROM disabled again (a read of rom gives nothing), stderr: '$(cat "$T/vb.err")'"
+	/usr/sbin/vfiohook vbios check /tmp/rom.bin >"$T/vb.out" 2>"$T/vb.err"
+	rc=$?
+	sed 's/^/    check| /' "$T/vb.out" "$T/vb.err"
+	[ "$rc" = 0 ] && grep -q "image 0 at 0x0: 1234:1111, x86 BIOS" "$T/vb.out" &&
+		grep -q "valid ROM: 1 image, .* for 1234:1111" "$T/vb.out"
+	vh_result t2.vbios.check $? "exit $rc: $(tail -n 1 "$T/vb.out")"
+	modloaded vfio_pci || modprobe vfio-pci
+	echo vfio-pci >"/sys/bus/pci/devices/$GPU/driver_override"
+	echo "$GPU" >/sys/bus/pci/drivers_probe
+	wait_drv "$GPU" vfio-pci 20
+	/usr/sbin/vfiohook vbios dump "$GPU" /tmp/rom-vfio.bin >"$T/vb.out" 2>"$T/vb.err"
+	rc=$?
+	[ "$(drv "$GPU")" = vfio-pci ] && [ "$rc" = 0 ] && cmp -s /tmp/rom.bin /tmp/rom-vfio.bin
+	vh_result t2.vbios.dump-vfio $? \
+		"on $(drv "$GPU"): exit $rc, the same bytes as unbound: $(cmp -s /tmp/rom.bin /tmp/rom-vfio.bin && echo yes || echo no), stderr: '$(cat "$T/vb.err")'"
+	# this shell holds the VFIO group, as QEMU would: refused, naming the holder
+	rm -f /tmp/rom-held.bin
+	if exec 3<"/dev/vfio/$G"; then
+		/usr/sbin/vfiohook vbios dump "$GPU" /tmp/rom-held.bin >"$T/vb.out" 2>"$T/vb.err"
+		rc=$?
+		exec 3<&-
+		[ "$rc" = 1 ] && grep -q "holds it" "$T/vb.err" && grep -q "process $$ " "$T/vb.err" && [ ! -e /tmp/rom-held.bin ]
+		vh_result t2.vbios.refused-held $? "/dev/vfio/$G open in PID $$: exit $rc, stderr: '$(cat "$T/vb.err")'"
+	else
+		vh_fail t2.vbios.refused-held "could not open /dev/vfio/$G to hold the group"
+	fi
+	echo >"/sys/bus/pci/devices/$GPU/driver_override"
+	[ "$(drv "$GPU")" = none ] || echo "$GPU" >"/sys/bus/pci/devices/$GPU/driver/unbind"
+	echo "$GPU" >/sys/bus/pci/drivers_probe
+	wait_drv "$GPU" bochs-drm 20
+	[ "$(drv "$GPU")" = bochs-drm ] && [ "$(ovr "$GPU")" = "(null)" ]
+	vh_result t2.vbios.rebound $? "GPU=$(drv "$GPU") override=$(ovr "$GPU")"
+else
+	say "vbios: $GPU has no rom attribute in sysfs (no ROM BAR visible): the vbios checks are skipped"
+	for id in refused-bound dump check dump-vfio refused-held rebound; do
+		vh_fail "t2.vbios.$id" "skipped: $GPU has no ROM BAR in this guest (no /sys/bus/pci/devices/$GPU/rom)"
+	done
+fi
+
 . /vh/tier2-stages.sh
 
 say "tier 2 done, uptime $(uptime_s)s"

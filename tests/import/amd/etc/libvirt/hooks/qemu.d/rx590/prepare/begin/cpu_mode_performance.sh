@@ -1,0 +1,3 @@
+#!/bin/bash
+# Performance governor while the VM runs
+cpupower frequency-set -g performance

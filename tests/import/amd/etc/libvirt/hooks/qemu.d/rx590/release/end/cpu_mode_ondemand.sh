@@ -1,0 +1,3 @@
+#!/bin/bash
+# Back to on-demand
+cpupower frequency-set -g ondemand
