@@ -79,6 +79,11 @@ pin_round_trip() {
 	pin_xml "$vm" "$bdf" "$printed"
 	vh pin --check --xml "$T/$vm.xml" "$vm"
 	check "$what: pin --check of a domain with the printed <cputune>: no difference (exit 0)" '[ "$RC" = 0 ] && contains "$OUT" "<cputune> is as computed" && [ "$(printf "%s\n" "$OUT" | wc -l)" = 1 ]'
+	# and doctor, which checks pinning and topology on its own, accepts what pin produced
+	vh doctor --json --xml "$T/$vm.xml" "$vm"
+	local ids
+	ids=$(printf '%s' "$OUT" | python3 -c 'import json, sys; print(" ".join(f["id"] for f in json.load(sys.stdin)))' 2>&1)
+	check "$what: doctor finds nothing to say about the pinning and topology pin printed" '[ "$RC" != 2 ] && ! printf "%s\n" $ids | grep -Eq "^(vcpupin-|emulatorpin-|iothreadpin-|isolation-overlap|cpu-topology-|cpu-amd-topoext|cpu-not-host-passthrough)" || { echo "    doctor: $ids"; false; }'
 	pin_xml "$vm" "$bdf" "${printed/"$old"/"$new"}"
 	check "$what: the domain with vcpupin $4 on CPU $6 (test set-up)" 'grep -qF "$new" "$T/$vm.xml" && ! grep -qF "$old" "$T/$vm.xml"'
 	vh pin --check --xml "$T/$vm.xml" "$vm"
