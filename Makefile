@@ -122,9 +122,15 @@ check:
 check-all: build/vfiohook build/asan/vfiohook build/simhost build/simsystemd $(UNIT_TESTS)
 	@sh tests/check-all.sh
 
+# Benchmarks, not tests: (a) the hook's cost for an unmanaged VM (N runs); (b) the hugepage
+# stage on this machine's kernel, flat and fragmented, against the floor write and the
+# tutorials' loop (root; HP_RUNS=3, see tests/bench/hugepages.sh); (c) prepare and release in
+# the QEMU guest of tests/kernel against a shell script (opt-in: BENCH_KERNEL=1; KB_RUNS=5).
 N ?= 2000
 bench: build/vfiohook
 	@N=$(N) sh tests/bench/hook-overhead.sh
+	@sh tests/bench/hugepages.sh
+	@bash tests/bench/kernel-bench.sh
 
 # The bundled demo: the example kvm.conf on a simulated host (installs what it needs first).
 demo:

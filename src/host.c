@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -295,6 +297,7 @@ static int write_now(const char *p, const char *value, size_t len)
 static int in_child(int (*fn)(const void *arg), const void *arg, double timeout)
 {
 	double deadline = now_seconds() + timeout, delay = 0.0005;
+	_cleanup_close_ int pidfd = -1;
 	int status;
 	pid_t pid;
 
@@ -314,12 +317,19 @@ static int in_child(int (*fn)(const void *arg), const void *arg, double timeout)
 		close_range(3, ~0U, 0);
 		_exit(-fn(arg) & 0xff);
 	}
+	/* woken the moment the child exits (a pidfd), not at the next tick of a sleep */
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	for (;;) {
 		pid_t w = waitpid(pid, &status, WNOHANG);
 		if (w == pid)
 			break;
 		if (w < 0 && errno != EINTR)
 			return negative_errno();
+		if (pidfd >= 0 && now_seconds() < deadline) {
+			struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+			(void)poll(&pfd, 1, (int)((deadline - now_seconds()) * 1000) + 1);
+			continue;
+		}
 		if (now_seconds() >= deadline) {
 			/* a write the kernel lets a fatal signal end (a hugepage allocation) is over
 			 * once the child is gone: its outcome can be read now. One still in the kernel

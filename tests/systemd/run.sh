@@ -37,6 +37,7 @@ EXPECTED=(
 	sd.stopfail.prepare sd.stopfail.release
 	sd.hang.fails sd.hang.rollback sd.hang.cleanup
 	sd.dryrun
+	sd.user.env sd.user.prepare sd.user.release
 	sd.final
 )
 

@@ -66,6 +66,7 @@ declare -A UUID=(
 	[vmx]=5e1f0000-0000-4000-8000-000000000005 [vmj]=5e1f0000-0000-4000-8000-000000000009
 	[vmt]=5e1f0000-0000-4000-8000-000000000007 [vmc]=5e1f0000-0000-4000-8000-00000000000c
 	[vmm]=5e1f0000-0000-4000-8000-00000000000d [vms]=5e1f0000-0000-4000-8000-00000000000e
+	[vmu]=5e1f0000-0000-4000-8000-000000000010
 )
 for vm in "${!UUID[@]}"; do
 	cat >"$W/$vm.xml" <<EOF
@@ -543,6 +544,42 @@ need "nothing on stderr" [ -z "$ERR" ]
 need "$DM still active, same process" dm_same "$old"
 need "no state file" no_state vma
 done_check "exit $RC, stdout '$OUT', $DM $ST MainPID $PID (was $old)"
+
+# ------------------------------------------------------------------ a user's own units
+# The user's audio server, stopped through that user's systemd manager (user@UID.service,
+# its private socket in /run/user/UID/systemd) and started again on release.
+VUID=4242
+echo "vhuser:x:$VUID:$VUID::/tmp:/bin/sh" >>/etc/passwd
+echo "vhuser:x:$VUID:" >>/etc/group
+mkdir -p /etc/systemd/user
+printf '[Service]\nExecStart=/bin/sleep infinity\n' >/etc/systemd/user/vhaudio.service
+# the user's manager as user@.service runs it, less the logind and PAM parts this guest has not
+mkdir -p "/run/user/$VUID"
+chown "$VUID:$VUID" "/run/user/$VUID"
+chmod 700 "/run/user/$VUID"
+systemd-run --unit=vh-user-manager --uid=$VUID --gid=$VUID --setenv=XDG_RUNTIME_DIR=/run/user/$VUID \
+	-p Delegate=yes -p Type=notify -p NotifyAccess=all /usr/lib/systemd/systemd --user >"$W/user.err" 2>&1
+usr() { XDG_RUNTIME_DIR=/run/user/$VUID setpriv --reuid=$VUID --regid=$VUID --clear-groups systemctl --user "$@" 2>/dev/null; }
+for _ in $(seq 50); do [ -S "/run/user/$VUID/systemd/private" ] && break; sleep 0.1; done
+usr start vhaudio.service
+begin sd.user.env
+need "the user's manager listens on /run/user/$VUID/systemd/private" [ -S "/run/user/$VUID/systemd/private" ]
+need "its vhaudio.service runs" [ "$(usr is-active vhaudio.service)" = active ]
+done_check "vh-user-manager $(systemctl is-active vh-user-manager.service), vhaudio.service $(usr is-active vhaudio.service), $(tr '\n' ' ' <"$W/user.err" | cut -c1-200) $(systemctl status vh-user-manager.service 2>&1 | tail -n 5 | tr '\n' ' ' | cut -c1-400)"
+vh vmu prepare begin
+begin sd.user.prepare
+need "exit 0" [ "$RC" = 0 ]
+need "nothing on stdout or stderr" [ -z "$OUT$ERR" ]
+need "vhaudio.service of the user stopped" [ "$(usr is-active vhaudio.service)" = inactive ]
+need "recorded with its user" grep -qx "user-unit uid=$VUID unit=vhaudio.service" "$(statefile vmu)"
+done_check "exit $RC, vhaudio.service $(usr is-active vhaudio.service), stderr '$ERR'"
+vh vmu release end
+begin sd.user.release
+need "exit 0" [ "$RC" = 0 ]
+need "vhaudio.service of the user started again" [ "$(usr is-active vhaudio.service)" = active ]
+need "no state file" no_state vmu
+done_check "exit $RC, vhaudio.service $(usr is-active vhaudio.service)"
+systemctl stop vh-user-manager.service
 
 # ------------------------------------------------------------------ nothing left behind
 left=$(state_files)

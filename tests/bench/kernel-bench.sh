@@ -1,0 +1,100 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Benchmark (c): prepare and release on the real-kernel tier. Boots the tier-2 guest of
+# tests/kernel (Debian's kernel under QEMU/TCG, the fake GPU behind an emulated IOMMU; the same
+# cached kernel and initramfs, tests/kernel/lib.sh) with tests/bench/guest-bench.sh in place of
+# the test script, which times vfiohook's prepare and release (hugepages, vtconsole, GPU
+# module, both functions to vfio-pci, as libvirt runs the hook) against
+# tests/bench/guest-by-hand.sh making the same changes, interleaved, KB_RUNS cycles of each.
+# Prints medians and ratios; goal: the hook within 1.3x the hand-written script. TCG makes
+# every exec and module load slow: the figures are for comparing the two, not absolute.
+#
+# Opt-in: runs only with BENCH_KERNEL=1 (about a minute; more on a loaded host). Needs root, QEMU,
+# OVMF, busybox-static (tests/deps.sh); skips with one line otherwise.
+#   KB_RUNS=5  KB_VERBOSE=0 (1: print the hook's plans)  VH_QEMU_TIMEOUT=300
+# shellcheck disable=SC2034,SC2013 # TIER_ID, TIER_NAME and FAILED are lib.sh's; sonames are words
+set -uo pipefail
+TIER_ID=bench
+TIER_NAME="kernel benchmark (c)"
+# shellcheck source=../kernel/lib.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/../kernel/lib.sh"
+BHERE=$(cd "$(dirname "$0")" && pwd)
+KB_RUNS=${KB_RUNS:-5}
+
+skip_tier() { # lib.sh's, with a benchmark's words
+	echo "kernel benchmark (c) skipped: $*"
+	exit 0
+}
+if [ "${BENCH_KERNEL:-0}" != 1 ]; then
+	skip_tier "opt-in, it boots a QEMU/TCG guest (about a minute, more on a loaded host): make bench BENCH_KERNEL=1"
+fi
+case $KB_RUNS in '' | *[!0-9]* | 0) skip_tier "KB_RUNS=$KB_RUNS is not a positive number" ;; esac
+require_prereqs
+[ -x "$BIN" ] || skip_tier "$BIN not built"
+envout=$("$KHERE/setup.sh") || skip_tier "tests/kernel/setup.sh could not prepare the guest kernel and initramfs"
+eval "$envout"
+init_work
+FAILED=1 # lib.sh's cleanup keeps the logs unless this is 0
+
+T0=$(date +%s.%N)
+stage=$WORK/stage
+mkdir -p "$stage/vh" "$stage/etc/libvirt/hooks" "$stage/usr/sbin"
+install -m 755 "$KHERE/guest/init" "$stage/init"
+install -m 644 "$KHERE/guest/lib.sh" "$stage/vh/lib.sh"
+# the init of the tier-2 guest runs /vh/tier2.sh for vh.mode=tier2
+install -m 755 "$BHERE/guest-bench.sh" "$stage/vh/tier2.sh"
+install -m 755 "$BHERE/guest-by-hand.sh" "$stage/vh/by-hand.sh"
+echo "KB_RUNS=$KB_RUNS" >"$stage/vh/bench.env"
+gcc -static -O2 -o "$stage/vh/hp-time" "$BHERE/hp-time.c" || skip_tier "cannot build a static tests/bench/hp-time.c"
+install -m 755 "$BIN" "$stage/etc/libvirt/hooks/qemu"
+install -m 755 "$BIN" "$stage/usr/sbin/vfiohook"
+# the binary's libraries and those it dlopen()s (as tests/kernel/run.sh does)
+dl=()
+for so in $(grep -a -o -E 'lib[A-Za-z0-9_+-]+\.so\.[0-9]+' "$BIN" | sort -u); do
+	[ "$so" != libvirt.so.0 ] || continue
+	p=$(soname_path "$so")
+	[ -z "$p" ] || dl+=("$p")
+done
+LIBS=$(libs_cpio "$BIN" "${dl[@]}")
+make_initrd "$stage" "$WORK/initrd.cpio" "$LIBS"
+
+echo "prepare and release in the tier-2 guest ($KVER under QEMU/TCG): $KB_RUNS cycle(s) of each, interleaved"
+run_guest tier2 1024 "${VH_QEMU_TIMEOUT:-300}" >/dev/null
+res=$WORK/results.log
+tr -d '\r' <"$res" | sed -n 's/^VH-NOTE: /  /p'
+if [ "${KB_VERBOSE:-0}" = 1 ]; then
+	tr -d '\r' <"$res" | sed -n 's/^VH-PLAN: \(prepare\|release\): /  \1 plan: /p'
+else
+	echo "  the hook's plan: $(grep -c '^VH-PLAN: prepare' "$res") steps to prepare, $(grep -c '^VH-PLAN: release' "$res") to release (KB_VERBOSE=1 prints them); tests/bench/guest-by-hand.sh makes the same writes"
+fi
+end=$(tr -d '\r' <"$res" | sed -n 's/^VH-END: //p')
+tr -d '\r' <"$res" | awk -v runs="$KB_RUNS" '
+function fmt(us) { return us >= 1e6 ? sprintf("%.2f s", us / 1e6) : sprintf("%.1f ms", us / 1e3) }
+function med(k,   n, i, j, t, a) {
+	n = cnt[k]
+	for (i = 1; i <= n; i++) a[i] = v[k, i]
+	for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+$1 == "VH-BENCH:" && $5 == 0 { k = $2 " " $3; v[k, ++cnt[k]] = $4 }
+END {
+	if (!cnt["hook prepare"] || !cnt["script prepare"] || !cnt["hook release"] || !cnt["script release"]) exit 1
+	printf "  %-10s %-16s %-16s %s\n", "", "vfiohook (hook)", "by-hand script", "ratio"
+	met = 1
+	for (i = 1; i <= 3; i++) {
+		if (i < 3) { ph = i == 1 ? "prepare" : "release"; h = med("hook " ph); s = med("script " ph) }
+		else { ph = "cycle"; h = med("hook prepare") + med("hook release"); s = med("script prepare") + med("script release") }
+		printf "  %-10s %-16s %-16s %.2fx\n", ph, fmt(h), fmt(s), h / s
+		if (i < 3 && h > 1.3 * s) met = 0
+		r[i] = sprintf("%.2fx", h / s)
+	}
+	printf "  (medians of %d run(s) each; whole processes, started through env -i as libvirt starts the hook)\n", cnt["hook prepare"]
+	if (cnt["proc dryrun"]) printf "  fixed cost of a process here (medians): busybox true %s, vfiohook --version %s, vfiohook --dry-run of the same prepare %s (reads kvm.conf and the XML: libconfig, libxml2)\n", fmt(med("proc true")), fmt(med("proc version")), fmt(med("proc dryrun"))
+	printf "goal \"prepare and release on the real-kernel tier <= 1.3x the same changes made by hand\": prepare %s, release %s: %s\n", r[1], r[2], met ? "MET" : "NOT MET"
+}' || { echo "kernel benchmark (c): no complete figures from the guest (end: '${end:-none}'); serial logs in $WORK"; exit 1; }
+case $end in
+"$KB_RUNS cycles") FAILED=0 ;;
+*) echo "  the guest stopped early ($end); serial logs kept in $WORK" ;;
+esac
+echo "  kernel benchmark: $(printf '%.0f' "$(echo "$(date +%s.%N) - $T0" | bc)") s (guest: ${QEMU_WALL}s)"
