@@ -42,6 +42,7 @@
 #include "cpuset.h"
 #include "dlib.h"
 #include "doctor.h"
+#include "virt.h"
 #include "domain.h"
 #include "hook.h"
 #include "host.h"
@@ -162,30 +163,6 @@ static void fix(struct doctor *d, struct finding *f, const char *fmt, ...)
 		d->oom = true;
 }
 
-static bool is_elem(const xmlNode *n, const char *name)
-{
-	return n && n->type == XML_ELEMENT_NODE && streq((const char *)n->name, name);
-}
-
-static const xmlNode *child(const xmlNode *n, const char *name)
-{
-	for (const xmlNode *c = n ? n->children : NULL; c; c = c->next)
-		if (is_elem(c, name))
-			return c;
-	return NULL;
-}
-
-/* An attribute's value without allocating; NULL when absent. */
-static const char *attr(const xmlNode *n, const char *name)
-{
-	if (!n || n->type != XML_ELEMENT_NODE)
-		return NULL;
-	for (const xmlAttr *a = n->properties; a; a = a->next)
-		if (streq((const char *)a->name, name))
-			return a->children && a->children->content ? (const char *)a->children->content : "";
-	return NULL;
-}
-
 /* The value of an attribute node, or the text of an element that is one text node. */
 static const char *value(const xmlNode *n)
 {
@@ -200,7 +177,7 @@ static const char *value(const xmlNode *n)
 
 static bool attr_is(const xmlNode *n, const char *name, const char *want)
 {
-	const char *v = attr(n, name);
+	const char *v = xml_attr(n, name);
 
 	return v && streq(v, want);
 }
@@ -547,11 +524,11 @@ static _noinline_ void load_hostdevs(struct doctor *d)
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const xmlNode *a = child(child(v[i], "source"), "address");
+		const xmlNode *a = xml_child(xml_child(v[i], "source"), "address");
 		struct hostdev *h = &d->hostdevs[d->n_hostdevs];
 		struct pci_addr addr;
 
-		if (!a || pci_addr_from_xml(attr(a, "domain"), attr(a, "bus"), attr(a, "slot"), attr(a, "function"),
+		if (!a || pci_addr_from_xml(xml_attr(a, "domain"), xml_attr(a, "bus"), xml_attr(a, "slot"), xml_attr(a, "function"),
 					    &addr) < 0)
 			continue; /* domain_parse() refused that already */
 		h->node = v[i];
@@ -800,7 +777,7 @@ static _noinline_ void check_display(struct doctor *d)
 	}
 	n = xp_all(d, "/domain/devices/video", &videos);
 	for (size_t i = 0; i < n; i++) {
-		const char *t = attr(child(videos[i], "model"), "type");
+		const char *t = xml_attr(xml_child(videos[i], "model"), "type");
 		size_t l = strlen(types);
 
 		if (t && streq(t, "none"))
@@ -847,9 +824,9 @@ static _noinline_ void check_cpu(struct doctor *d)
 	}
 	suggest_topology(d, topology, sizeof(topology));
 	if (topo) {
-		long s = number(attr(topo, "sockets"), 0), di = number(attr(topo, "dies"), 1),
-		     cl = number(attr(topo, "clusters"), 1), c = number(attr(topo, "cores"), 0),
-		     t = number(attr(topo, "threads"), 0);
+		long s = number(xml_attr(topo, "sockets"), 0), di = number(xml_attr(topo, "dies"), 1),
+		     cl = number(xml_attr(topo, "clusters"), 1), c = number(xml_attr(topo, "cores"), 0),
+		     t = number(xml_attr(topo, "threads"), 0);
 
 		d->has_topology = true;
 		d->threads = t > 0 && t < 64 ? (unsigned)t : 1;
@@ -859,8 +836,8 @@ static _noinline_ void check_cpu(struct doctor *d)
 				   "libvirt refuses a topology that does not multiply out to the vCPU count.",
 				   "<topology> gives sockets %s x dies %s x clusters %s x cores %s x threads %s, but <vcpu> "
 				   "is %u",
-				   attr(topo, "sockets") ?: "?", attr(topo, "dies") ?: "1", attr(topo, "clusters") ?: "1",
-				   attr(topo, "cores") ?: "?", attr(topo, "threads") ?: "?", d->vcpus);
+				   xml_attr(topo, "sockets") ?: "?", xml_attr(topo, "dies") ?: "1", xml_attr(topo, "clusters") ?: "1",
+				   xml_attr(topo, "cores") ?: "?", xml_attr(topo, "threads") ?: "?", d->vcpus);
 			fix(d, f, "%s", topology);
 			d->has_topology = false;
 		} else if (d->smt == 1 && t == 1 && d->vcpus >= 2 && d->vcpus % 2 == 0) {
@@ -887,7 +864,7 @@ static _noinline_ void check_cpu(struct doctor *d)
 		const char *policy;
 
 		feat = xp_first(d, "/domain/cpu/feature[@name='topoext']");
-		policy = attr(feat, "policy");
+		policy = xml_attr(feat, "policy");
 		if (!feat)
 			f = report(d, SEV_HINT, "cpu-amd-topoext",
 				   "On AMD CPUs the guest learns that two vCPUs are threads of one core from the topoext "
@@ -940,10 +917,10 @@ static _noinline_ void check_pinning(struct doctor *d)
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		long v = number(attr(pins[i], "vcpu"), -1);
+		long v = number(xml_attr(pins[i], "vcpu"), -1);
 		struct cpuset s;
 
-		if (v < 0 || (unsigned long)v >= d->vcpus || cpuset_parse(attr(pins[i], "cpuset") ?: "", &s) < 0)
+		if (v < 0 || (unsigned long)v >= d->vcpus || cpuset_parse(xml_attr(pins[i], "cpuset") ?: "", &s) < 0)
 			continue;
 		sets[v] = s;
 		pinned[v] = true;
@@ -1065,9 +1042,9 @@ static _noinline_ void check_pinning(struct doctor *d)
 	n_io = xp_all(d, "/domain/cputune/iothreadpin", &io);
 	for (size_t i = 0; i < n_io; i++) {
 		struct cpuset s;
-		const char *id = attr(io[i], "iothread") ?: "?";
+		const char *id = xml_attr(io[i], "iothread") ?: "?";
 
-		if (cpuset_parse(attr(io[i], "cpuset") ?: "", &s) < 0 || !cpuset_intersects(&s, &d->vcpu_cpus))
+		if (cpuset_parse(xml_attr(io[i], "cpuset") ?: "", &s) < 0 || !cpuset_intersects(&s, &d->vcpu_cpus))
 			continue;
 		format_cpus(&s, a, sizeof(a));
 		f = report(d, SEV_WARNING, "iothreadpin-overlap",
@@ -1137,13 +1114,13 @@ static _noinline_ void check_hyperv(struct doctor *d)
 		    nvidia ? "<vendor_id state='on' value='randomid'/>" : "");
 	} else if (!attr_is(hv, "mode", "passthrough")) {
 		for (size_t i = 0; i < ELEMENTSOF(enlightenments); i++) {
-			const xmlNode *e = child(hv, enlightenments[i].name);
+			const xmlNode *e = xml_child(hv, enlightenments[i].name);
 			bool on = e && attr_is(e, "state", "on");
 
 			bool few = false;
 
 			if (on && streq(enlightenments[i].name, "spinlocks"))
-				on = !(few = number(attr(e, "retries"), 0) < 8191);
+				on = !(few = number(xml_attr(e, "retries"), 0) < 8191);
 			if (on)
 				continue;
 			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s%s", names[0] ? ", " : "",
@@ -1158,8 +1135,8 @@ static _noinline_ void check_hyperv(struct doctor *d)
 			fix(d, f, "%s in <hyperv>", xml);
 		}
 		if (nvidia) {
-			const xmlNode *vid = child(hv, "vendor_id");
-			const char *val = attr(vid, "value");
+			const xmlNode *vid = xml_child(hv, "vendor_id");
+			const char *val = xml_attr(vid, "value");
 
 			if (!vid || !attr_is(vid, "state", "on") || !val || !*val) {
 				f = report(d, SEV_HINT, "hyperv-vendor-id",
@@ -1274,7 +1251,7 @@ static _noinline_ void check_roms(struct doctor *d)
 {
 	for (size_t i = 0; i < d->n_hostdevs; i++) {
 		const struct hostdev *h = &d->hostdevs[i];
-		const char *file = attr(child(h->node, "rom"), "file");
+		const char *file = xml_attr(xml_child(h->node, "rom"), "file");
 		_cleanup_free_ char *data = NULL;
 		_cleanup_free_ struct vbios_chain *chain = NULL;
 		char path[PATH_MAX], why[512];
@@ -1374,7 +1351,7 @@ static _noinline_ void check_inputs(struct doctor *d)
 	struct finding *f;
 
 	for (size_t i = 0; i < n; i++) {
-		const char *dev = attr(child(v[i], "source"), "dev");
+		const char *dev = xml_attr(xml_child(v[i], "source"), "dev");
 
 		if (!dev || host_exists("%s", dev))
 			continue;
@@ -1490,12 +1467,12 @@ static _noinline_ void check_audio(struct doctor *d)
 	char buf[PATH_MAX];
 
 	for (size_t i = 0; i < n; i++) {
-		const char *s = attr(v[i], "serverName");
+		const char *s = xml_attr(v[i], "serverName");
 
 		if (!s)
-			s = attr(child(v[i], "output"), "serverName");
+			s = xml_attr(xml_child(v[i], "output"), "serverName");
 		if (!s)
-			s = attr(child(v[i], "input"), "serverName");
+			s = xml_attr(xml_child(v[i], "input"), "serverName");
 		if (s)
 			check_socket(d, "<audio type='pulseaudio'>", s);
 	}
@@ -1533,9 +1510,9 @@ static _noinline_ void check_disks(struct doctor *d)
 	struct finding *f;
 
 	for (size_t i = 0; i < n; i++) {
-		const xmlNode *drv = child(v[i], "driver");
-		const char *dev = attr(child(v[i], "target"), "dev") ?: "?";
-		long queues = number(attr(drv, "queues"), 0), io = number(attr(drv, "iothread"), 0);
+		const xmlNode *drv = xml_child(v[i], "driver");
+		const char *dev = xml_attr(xml_child(v[i], "target"), "dev") ?: "?";
+		long queues = number(xml_attr(drv, "queues"), 0), io = number(xml_attr(drv, "iothread"), 0);
 		char id[96];
 
 		if (queues > (long)d->vcpus) {
@@ -1545,7 +1522,7 @@ static _noinline_ void check_disks(struct doctor *d)
 			fix(d, f, "queues='%u' on the <driver> of disk %s (or none: QEMU then takes one per vCPU)", d->vcpus,
 			    dev);
 		}
-		if (!attr(drv, "iothread")) {
+		if (!xml_attr(drv, "iothread")) {
 			f = report(d, SEV_HINT, "disk-iothread",
 				   "Without an I/O thread the disk's requests run in QEMU's main loop, next to everything "
 				   "else it emulates: latency spikes under disk load.",
@@ -1559,7 +1536,7 @@ static _noinline_ void check_disks(struct doctor *d)
 		if (io <= 0 || (io > iothreads && !xp_first(d, id))) {
 			f = report(d, SEV_ERROR, "disk-iothread-undefined",
 				   "libvirt refuses a disk on an I/O thread the domain does not define.",
-				   "virtio disk %s uses iothread '%s', but the domain defines %ld", dev, attr(drv, "iothread"),
+				   "virtio disk %s uses iothread '%s', but the domain defines %ld", dev, xml_attr(drv, "iothread"),
 				   iothreads > 0 ? iothreads : 0);
 			fix(d, f, "<iothreads>%ld</iothreads> in <domain>", io > 0 ? io : 1);
 		}
@@ -1729,37 +1706,20 @@ static void print_findings(const struct doctor *d, bool json)
 
 /* --- the command -------------------------------------------------------------------------- */
 
-static void quiet_virt_error(void *data, virErrorPtr err)
-{
-}
-
 /* The domain's definition from libvirtd, read-only (what its next start uses). */
 static char *fetch_xml(const char *name, char *err, size_t errlen)
 {
-	virConnectPtr conn;
-	virDomainPtr dom;
-	char *xml = NULL;
+	char *xml;
+	int r = virt_domain_xml(name, VIR_DOMAIN_XML_INACTIVE, &xml);
 
-	if (dlopen_libvirt() < 0) {
-		snprintf(err, errlen, "libvirt is not installed");
-		return NULL;
-	}
-	sym_virSetErrorFunc(NULL, quiet_virt_error);
-	conn = sym_virConnectOpenReadOnly("qemu:///system");
-	if (!conn) {
-		snprintf(err, errlen, "libvirt (qemu:///system) is not reachable");
-		return NULL;
-	}
-	dom = sym_virDomainLookupByName(conn, name);
-	if (dom) {
-		xml = sym_virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
-		if (!xml)
-			snprintf(err, errlen, "libvirt gives no XML for the domain");
-		sym_virDomainFree(dom);
-	} else
-		snprintf(err, errlen, "libvirt (qemu:///system) knows no domain of that name");
-	sym_virConnectClose(conn);
-	return xml;
+	if (r >= 0)
+		return xml;
+	snprintf(err, errlen, "%s",
+		 r == -EOPNOTSUPP    ? "libvirt is not installed"
+		 : r == -EHOSTUNREACH ? "libvirt (qemu:///system) is not reachable"
+		 : r == -ENOENT       ? "libvirt (qemu:///system) knows no domain of that name"
+				      : "libvirt gives no XML for the domain");
+	return NULL;
 }
 
 static void doctor_done(struct doctor *d)

@@ -9,23 +9,23 @@
 #include "domain.h"
 #include "macro.h"
 
-static bool is_elem(const xmlNode *n, const char *name)
+bool xml_is_elem(const xmlNode *n, const char *name)
 {
-	return n->type == XML_ELEMENT_NODE && streq((const char *)n->name, name);
+	return n && n->type == XML_ELEMENT_NODE && streq((const char *)n->name, name);
 }
 
-static const xmlNode *child(const xmlNode *n, const char *name)
+const xmlNode *xml_child(const xmlNode *n, const char *name)
 {
 	for (const xmlNode *c = n ? n->children : NULL; c; c = c->next)
-		if (is_elem(c, name))
+		if (xml_is_elem(c, name))
 			return c;
 	return NULL;
 }
 
 /* Attribute value without allocating: the text child of the attribute node. */
-static const char *attr(const xmlNode *n, const char *name)
+const char *xml_attr(const xmlNode *n, const char *name)
 {
-	for (const xmlAttr *a = n ? n->properties : NULL; a; a = a->next)
+	for (const xmlAttr *a = n && n->type == XML_ELEMENT_NODE ? n->properties : NULL; a; a = a->next)
 		if (streq((const char *)a->name, name))
 			return a->children && a->children->content ? (const char *)a->children->content
 								     : "";
@@ -103,11 +103,11 @@ static int parse_tree(const xmlNode *root, struct domain *d, char *err, size_t e
 {
 	const xmlNode *n, *devs;
 
-	if (!root || !is_elem(root, "domain")) {
+	if (!root || !xml_is_elem(root, "domain")) {
 		snprintf(err, errlen, "the document is not a libvirt <domain>");
 		return -EINVAL;
 	}
-	if (copy(d->name, sizeof(d->name), text(child(root, "name"))) < 0) {
+	if (copy(d->name, sizeof(d->name), text(xml_child(root, "name"))) < 0) {
 		snprintf(err, errlen, "<name> is too long");
 		return -EINVAL;
 	}
@@ -115,89 +115,89 @@ static int parse_tree(const xmlNode *root, struct domain *d, char *err, size_t e
 		snprintf(err, errlen, "<domain> has no <name>");
 		return -EINVAL;
 	}
-	if ((n = child(root, "uuid")) && uuid_normalize(text(n) ? text(n) : "", d->uuid) < 0) {
+	if ((n = xml_child(root, "uuid")) && uuid_normalize(text(n) ? text(n) : "", d->uuid) < 0) {
 		snprintf(err, errlen, "<uuid> is not a UUID");
 		return -EINVAL;
 	}
-	if ((n = child(root, "memory")) && to_kib(text(n), attr(n, "unit"), &d->memory_kib) < 0) {
+	if ((n = xml_child(root, "memory")) && to_kib(text(n), xml_attr(n, "unit"), &d->memory_kib) < 0) {
 		snprintf(err, errlen, "<memory> is not a size");
 		return -EINVAL;
 	}
-	if ((n = child(child(root, "memoryBacking"), "hugepages"))) {
+	if ((n = xml_child(xml_child(root, "memoryBacking"), "hugepages"))) {
 		d->hugepages = true;
 		for (const xmlNode *p = n->children; p; p = p->next) {
 			struct domain_hugepage *hp;
-			if (!is_elem(p, "page"))
+			if (!xml_is_elem(p, "page"))
 				continue;
 			if (d->n_pages == DOMAIN_MAX_PAGES) {
 				snprintf(err, errlen, "too many <page> elements");
 				return -E2BIG;
 			}
 			hp = &d->pages[d->n_pages++];
-			if (to_kib(attr(p, "size"), attr(p, "unit"), &hp->size_kib) < 0 ||
-			    copy(hp->nodeset, sizeof(hp->nodeset), attr(p, "nodeset")) < 0) {
+			if (to_kib(xml_attr(p, "size"), xml_attr(p, "unit"), &hp->size_kib) < 0 ||
+			    copy(hp->nodeset, sizeof(hp->nodeset), xml_attr(p, "nodeset")) < 0) {
 				snprintf(err, errlen, "a hugepages <page> has a bad size or nodeset");
 				return -EINVAL;
 			}
 		}
 	}
-	for (n = child(child(root, "cpu"), "numa") ? child(child(root, "cpu"), "numa")->children : NULL;
+	for (n = xml_child(xml_child(root, "cpu"), "numa") ? xml_child(xml_child(root, "cpu"), "numa")->children : NULL;
 	     n; n = n->next) {
 		struct domain_cell *c;
-		const char *id = attr(n, "id");
-		if (!is_elem(n, "cell"))
+		const char *id = xml_attr(n, "id");
+		if (!xml_is_elem(n, "cell"))
 			continue;
 		if (d->n_cells == DOMAIN_MAX_CELLS) {
 			snprintf(err, errlen, "too many NUMA cells");
 			return -E2BIG;
 		}
 		c = &d->cells[d->n_cells++];
-		if (!id || to_kib(attr(n, "memory"), attr(n, "unit"), &c->memory_kib) < 0) {
+		if (!id || to_kib(xml_attr(n, "memory"), xml_attr(n, "unit"), &c->memory_kib) < 0) {
 			snprintf(err, errlen, "a NUMA <cell> has no id or a bad memory size");
 			return -EINVAL;
 		}
 		c->id = (unsigned)strtoul(id, NULL, 10);
 	}
-	if ((n = child(child(root, "numatune"), "memory"))) {
-		if (copy(d->numa_mode, sizeof(d->numa_mode), attr(n, "mode")) < 0 ||
-		    copy(d->numa_nodeset, sizeof(d->numa_nodeset), attr(n, "nodeset")) < 0) {
+	if ((n = xml_child(xml_child(root, "numatune"), "memory"))) {
+		if (copy(d->numa_mode, sizeof(d->numa_mode), xml_attr(n, "mode")) < 0 ||
+		    copy(d->numa_nodeset, sizeof(d->numa_nodeset), xml_attr(n, "nodeset")) < 0) {
 			snprintf(err, errlen, "<numatune><memory> is malformed");
 			return -EINVAL;
 		}
 	}
-	if ((n = child(root, "cputune"))) {
+	if ((n = xml_child(root, "cputune"))) {
 		for (const xmlNode *p = n->children; p; p = p->next) {
 			int r = 0;
-			if (is_elem(p, "vcpupin"))
-				r = append_cpuset(d->vcpupin, sizeof(d->vcpupin), attr(p, "cpuset"));
-			else if (is_elem(p, "emulatorpin"))
-				r = copy(d->emulatorpin, sizeof(d->emulatorpin), attr(p, "cpuset"));
+			if (xml_is_elem(p, "vcpupin"))
+				r = append_cpuset(d->vcpupin, sizeof(d->vcpupin), xml_attr(p, "cpuset"));
+			else if (xml_is_elem(p, "emulatorpin"))
+				r = copy(d->emulatorpin, sizeof(d->emulatorpin), xml_attr(p, "cpuset"));
 			if (r < 0) {
 				snprintf(err, errlen, "<cputune> is too large");
 				return r;
 			}
 		}
 	}
-	devs = child(root, "devices");
+	devs = xml_child(root, "devices");
 	for (n = devs ? devs->children : NULL; n; n = n->next) {
-		const char *mode = attr(n, "mode"), *type = attr(n, "type"), *managed;
+		const char *mode = xml_attr(n, "mode"), *type = xml_attr(n, "type"), *managed;
 		const xmlNode *a;
 		struct domain_hostdev *h;
 
-		if (!is_elem(n, "hostdev") || !type || !streq(type, "pci") || (mode && !streq(mode, "subsystem")))
+		if (!xml_is_elem(n, "hostdev") || !type || !streq(type, "pci") || (mode && !streq(mode, "subsystem")))
 			continue;
-		a = child(child(n, "source"), "address");
+		a = xml_child(xml_child(n, "source"), "address");
 		if (d->n_hostdevs == DOMAIN_MAX_HOSTDEVS) {
 			snprintf(err, errlen, "more than %d PCI <hostdev> elements", DOMAIN_MAX_HOSTDEVS);
 			return -E2BIG;
 		}
 		h = &d->hostdevs[d->n_hostdevs];
-		if (!a || pci_addr_from_xml(attr(a, "domain"), attr(a, "bus"), attr(a, "slot"),
-					    attr(a, "function"), &h->addr) < 0) {
+		if (!a || pci_addr_from_xml(xml_attr(a, "domain"), xml_attr(a, "bus"), xml_attr(a, "slot"),
+					    xml_attr(a, "function"), &h->addr) < 0) {
 			snprintf(err, errlen, "a PCI <hostdev> has no valid source <address>");
 			return -EINVAL;
 		}
-		managed = attr(n, "managed");
+		managed = xml_attr(n, "managed");
 		h->managed = managed && streq(managed, "yes");
 		d->n_hostdevs++;
 	}

@@ -12,6 +12,7 @@
 #include "install.h"
 #include "pin.h"
 #include "log.h"
+#include "virt.h"
 
 #ifndef VERSION
 #define VERSION "0"
@@ -229,32 +230,14 @@ static int read_stdin(char **ret, size_t *ret_len)
 	return 0;
 }
 
-static void quiet_virt_error(void *data, virErrorPtr err)
-{
-}
-
 /* Shell use only (never from the hook: libvirt is waiting for us): the live XML of a domain. */
 static char *fetch_domain_xml(const char *name, bool *unreachable)
 {
-	virConnectPtr conn;
-	virDomainPtr dom;
-	char *xml = NULL;
+	char *xml;
+	int r = virt_domain_xml(name, 0, &xml);
 
-	*unreachable = true;
-	if (dlopen_libvirt() < 0)
-		return NULL;
-	sym_virSetErrorFunc(NULL, quiet_virt_error);
-	conn = sym_virConnectOpenReadOnly("qemu:///system");
-	if (!conn)
-		return NULL;
-	*unreachable = false;
-	dom = sym_virDomainLookupByName(conn, name);
-	if (dom) {
-		xml = sym_virDomainGetXMLDesc(dom, 0);
-		sym_virDomainFree(dom);
-	}
-	sym_virConnectClose(conn);
-	return xml;
+	*unreachable = r == -EOPNOTSUPP || r == -EHOSTUNREACH;
+	return r < 0 ? NULL : xml;
 }
 
 /* Parses the domain XML of run into dom; 0, -ENODATA when there is none, or -EINVAL (err). */

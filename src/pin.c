@@ -28,6 +28,7 @@
 #include "hook.h"
 #include "host.h"
 #include "pin.h"
+#include "virt.h"
 
 #define CPU "/sys/devices/system/cpu"
 #define NODE "/sys/devices/system/node"
@@ -456,27 +457,6 @@ static void pins_cpus(const struct topo *t, bool host, struct cpuset *ret)
 
 /* ---- the domain --------------------------------------------------------------------------- */
 
-static bool is_elem(const xmlNode *n, const char *name)
-{
-	return n->type == XML_ELEMENT_NODE && streq((const char *)n->name, name);
-}
-
-static const xmlNode *child(const xmlNode *n, const char *name)
-{
-	for (const xmlNode *c = n ? n->children : NULL; c; c = c->next)
-		if (is_elem(c, name))
-			return c;
-	return NULL;
-}
-
-static const char *attr(const xmlNode *n, const char *name)
-{
-	for (const xmlAttr *a = n ? n->properties : NULL; a; a = a->next)
-		if (streq((const char *)a->name, name))
-			return a->children && a->children->content ? (const char *)a->children->content : "";
-	return NULL;
-}
-
 static bool parse_number(const char *s, unsigned max, unsigned *ret)
 {
 	char *end;
@@ -523,7 +503,7 @@ _noinline_ static int parse_pins(const char *xml, size_t len, struct dom_pins *p
 		return -EINVAL;
 	}
 	root = sym_xmlDocGetRootElement(doc);
-	n = child(root, "vcpu");
+	n = xml_child(root, "vcpu");
 	if (n && !parse_number(n->children && n->children->type == XML_TEXT_NODE
 				       ? (const char *)n->children->content
 				       : NULL,
@@ -532,31 +512,31 @@ _noinline_ static int parse_pins(const char *xml, size_t len, struct dom_pins *p
 		snprintf(err, errlen, "<vcpu> is not a number of vCPUs");
 		return -EINVAL;
 	}
-	if ((n = child(root, "cputune"))) {
+	if ((n = xml_child(root, "cputune"))) {
 		p->cputune = true;
 		for (const xmlNode *c = n->children; c; c = c->next) {
-			const char *set = c->type == XML_ELEMENT_NODE ? attr(c, "cpuset") : NULL;
+			const char *set = c->type == XML_ELEMENT_NODE ? xml_attr(c, "cpuset") : NULL;
 			struct cpuset s;
 			unsigned v;
 			char what[96];
 
-			if (!set || (!is_elem(c, "vcpupin") && !is_elem(c, "emulatorpin") &&
-				     !is_elem(c, "iothreadpin")))
+			if (!set || (!xml_is_elem(c, "vcpupin") && !xml_is_elem(c, "emulatorpin") &&
+				     !xml_is_elem(c, "iothreadpin")))
 				continue;
 			if (cpuset_parse(set, &s) < 0) {
 				snprintf(p->bad, sizeof(p->bad), "<%s cpuset='%.100s'> is not a CPU list",
 					 (const char *)c->name, set);
 				continue;
 			}
-			if (is_elem(c, "emulatorpin")) {
+			if (xml_is_elem(c, "emulatorpin")) {
 				p->has_emu = true;
 				p->emu = s;
-			} else if (is_elem(c, "iothreadpin")) {
+			} else if (xml_is_elem(c, "iothreadpin")) {
 				p->has_io = true;
 				cpuset_or(&p->io, &s);
-			} else if (!parse_number(attr(c, "vcpu"), CPUSET_MAX - 1, &v) || v >= p->vcpus ||
+			} else if (!parse_number(xml_attr(c, "vcpu"), CPUSET_MAX - 1, &v) || v >= p->vcpus ||
 				   p->has_vcpu[v]) {
-				snprintf(what, sizeof(what), "vcpu='%.40s'", attr(c, "vcpu") ? attr(c, "vcpu") : "");
+				snprintf(what, sizeof(what), "vcpu='%.40s'", xml_attr(c, "vcpu") ? xml_attr(c, "vcpu") : "");
 				note(p->extra, sizeof(p->extra), what);
 			} else {
 				p->has_vcpu[v] = true;
@@ -568,32 +548,14 @@ _noinline_ static int parse_pins(const char *xml, size_t len, struct dom_pins *p
 	return 0;
 }
 
-static void quiet_virt_error(void *data, virErrorPtr e)
-{
-}
-
 /* The live XML of a domain from libvirtd, read-only, as `vfiohook check` gets it. */
 static char *fetch_xml(const char *name, bool *unreachable)
 {
-	virConnectPtr conn;
-	virDomainPtr dom;
-	char *xml = NULL;
+	char *xml;
+	int r = virt_domain_xml(name, 0, &xml);
 
-	*unreachable = true;
-	if (dlopen_libvirt() < 0)
-		return NULL;
-	sym_virSetErrorFunc(NULL, quiet_virt_error);
-	conn = sym_virConnectOpenReadOnly("qemu:///system");
-	if (!conn)
-		return NULL;
-	*unreachable = false;
-	dom = sym_virDomainLookupByName(conn, name);
-	if (dom) {
-		xml = sym_virDomainGetXMLDesc(dom, 0);
-		sym_virDomainFree(dom);
-	}
-	sym_virConnectClose(conn);
-	return xml;
+	*unreachable = r == -EOPNOTSUPP || r == -EHOSTUNREACH;
+	return r < 0 ? NULL : xml;
 }
 
 /* ---- the GPU ------------------------------------------------------------------------------ */

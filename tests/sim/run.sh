@@ -1069,7 +1069,7 @@ t_wedged_kernel() {
 		local pid=$! i=0
 		disown "$pid" # no "Killed" notice
 		# until the operation is in flight (waiting in the simulated kernel, or for the job)
-		while [ $i -lt 100 ] && ! grep -qs "^hang " "$T/simhost.log" && ! grep -qs " job=stop" "$T/systemd.dump"; do
+		while [ $i -lt 100 ] && ! grep -qs "^hang .* 10\.000s$" "$T/simhost.log" && ! grep -qs " job=stop" "$T/systemd.dump"; do
 			sleep 0.05
 			i=$((i + 1))
 		done
