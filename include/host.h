@@ -35,6 +35,8 @@ int host_read(char *buf, size_t size, const char *fmt, ...) _printf_(3, 4);
 int host_read_all(char **ret, size_t max, const char *fmt, ...) _printf_(3, 4);
 /* A regular file given by a user (not below the root), up to max bytes. */
 int host_read_file(const char *path, size_t max, char **ret);
+/* The value of a "key : value" line of /proc/cpuinfo (the first CPU's), or "". */
+void host_cpuinfo_field(const char *key, char *out, size_t size);
 /* Basename of a symlink's target (a device's driver, iommu_group); -ENOENT when absent. */
 int host_link_name(char *buf, size_t size, const char *fmt, ...) _printf_(3, 4);
 /* A symlink's target as stored (e.g. /proc/PID/fd/N -> /dev/dri/card0). */

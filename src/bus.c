@@ -49,29 +49,37 @@ static int connect_address(const char *address, bool bus_client, sd_bus **ret)
 	return 0;
 }
 
-int bus_connect(sd_bus **ret)
+/* A unix socket below the root: a bus daemon's (bus_client: Hello first) or a manager's own. */
+static int connect_socket(const char *host_socket, bool bus_client, sd_bus **ret, char *path, size_t size)
 {
-	char path[PATH_MAX], address[PATH_MAX + 16];
+	char address[PATH_MAX + 16];
 	int r;
 
+	snprintf(path, size, "%s", host_socket);
 	r = dlopen_sdbus();
 	if (r < 0) {
 		snprintf(last_error, sizeof(last_error), "libsystemd is not installed");
 		return r;
 	}
-	/* the system bus first; systemd's private socket when no bus daemon answers */
-	r = host_path(path, sizeof(path), "/run/dbus/system_bus_socket");
-	if (r >= 0 && access(path, F_OK) == 0) {
-		snprintf(address, sizeof(address), "unix:path=%s", path);
-		if (connect_address(address, true, ret) >= 0)
-			return 0;
-	}
-	r = host_path(path, sizeof(path), "/run/systemd/private");
+	r = host_path(path, size, "%s", host_socket);
 	if (r < 0)
 		return r;
+	if (bus_client && access(path, F_OK) < 0)
+		return -ENOENT;
 	snprintf(address, sizeof(address), "unix:path=%s", path);
-	r = connect_address(address, false, ret);
-	if (r < 0)
+	return connect_address(address, bus_client, ret);
+}
+
+int bus_connect(sd_bus **ret)
+{
+	char path[PATH_MAX];
+	int r;
+
+	/* the system bus first; systemd's private socket when no bus daemon answers */
+	if (connect_socket("/run/dbus/system_bus_socket", true, ret, path, sizeof(path)) >= 0)
+		return 0;
+	r = connect_socket("/run/systemd/private", false, ret, path, sizeof(path));
+	if (r < 0 && r != -EOPNOTSUPP)
 		snprintf(last_error, sizeof(last_error), "cannot reach systemd (no system bus, no %s): %s", path,
 			 strerror(-r));
 	return r;
@@ -79,21 +87,13 @@ int bus_connect(sd_bus **ret)
 
 int bus_connect_user(unsigned uid, sd_bus **ret)
 {
-	char path[PATH_MAX], address[PATH_MAX + 16];
+	char sock[64], path[PATH_MAX];
 	int r;
 
-	r = dlopen_sdbus();
-	if (r < 0) {
-		snprintf(last_error, sizeof(last_error), "libsystemd is not installed");
-		return r;
-	}
 	/* the user's manager on its private socket: root may connect, nobody else can send */
-	r = host_path(path, sizeof(path), "/run/user/%u/systemd/private", uid);
-	if (r < 0)
-		return r;
-	snprintf(address, sizeof(address), "unix:path=%s", path);
-	r = connect_address(address, false, ret);
-	if (r < 0)
+	snprintf(sock, sizeof(sock), "/run/user/%u/systemd/private", uid);
+	r = connect_socket(sock, false, ret, path, sizeof(path));
+	if (r < 0 && r != -EOPNOTSUPP)
 		snprintf(last_error, sizeof(last_error), "cannot reach the systemd manager of user %u (%s): %s", uid,
 			 path, strerror(-r));
 	return r;

@@ -307,30 +307,6 @@ static uint64_t meminfo_kib(const char *key)
 
 /* --- the host ----------------------------------------------------------------------------- */
 
-/* The value of a "key : value" line of /proc/cpuinfo (the first CPU's), or "". */
-static void cpuinfo_field(const char *key, char *out, size_t size)
-{
-	const size_t cap = 4096; /* the first CPU's block is enough, and comes first */
-	_cleanup_free_ char *buf = malloc(cap);
-	size_t klen = strlen(key);
-
-	out[0] = '\0';
-	if (!buf || host_read(buf, cap, "/proc/cpuinfo") < 0)
-		return;
-	for (char *line = buf, *next; line; line = next) {
-		char *v;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		if (strncmp(line, key, klen) != 0 || !strchr(" \t:", line[klen]) || !(v = strchr(line, ':')))
-			continue;
-		v += strspn(v + 1, " \t") + 1;
-		snprintf(out, size, "%s", v);
-		return;
-	}
-}
-
 /* CPU n's SMT siblings (itself included); -errno when the kernel does not say. */
 static int siblings(unsigned cpu, struct cpuset *ret)
 {
@@ -352,7 +328,7 @@ static _noinline_ void load_host(struct doctor *d)
 	char buf[1024], **groups = NULL;
 	size_t n = 0;
 
-	cpuinfo_field("vendor_id", d->cpu_vendor, sizeof(d->cpu_vendor));
+	host_cpuinfo_field("vendor_id", d->cpu_vendor, sizeof(d->cpu_vendor));
 	if (host_read(d->cmdline, sizeof(d->cmdline), "/proc/cmdline") < 0)
 		d->cmdline[0] = '\0';
 	(void)host_dir_list(&groups, &n, "/sys/kernel/iommu_groups");

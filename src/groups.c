@@ -189,30 +189,6 @@ static int show_group(const char *group)
 	return gpu;
 }
 
-/* The value of a "key : value" line of /proc/cpuinfo, or "". */
-static void cpuinfo_field(const char *key, char *out, size_t size)
-{
-	char buf[4096]; /* vendor_id is the second line of the first block */
-	size_t klen = strlen(key);
-
-	out[0] = '\0';
-	/* the first CPU's block is enough, and comes first */
-	if (host_read(buf, sizeof(buf), "/proc/cpuinfo") < 0)
-		return;
-	for (char *line = buf, *next; line; line = next) {
-		char *v;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		if (strncmp(line, key, klen) != 0 || !strchr(" \t:", line[klen]) || !(v = strchr(line, ':')))
-			continue;
-		v += strspn(v + 1, " \t") + 1;
-		snprintf(out, size, "%s", v);
-		return;
-	}
-}
-
 /*
  * Does the kernel command line set this parameter to this value: "key=value" given as one
  * word, also as one of a comma-separated list ("intel_iommu=on,sm_on")?
@@ -248,7 +224,7 @@ static void iommu_off(void)
 	const char *param = NULL, *firmware;
 	bool amd;
 
-	cpuinfo_field("vendor_id", vendor, sizeof(vendor));
+	host_cpuinfo_field("vendor_id", vendor, sizeof(vendor));
 	if (host_read(cmdline, sizeof(cmdline), "/proc/cmdline") < 0)
 		cmdline[0] = '\0';
 	amd = streq(vendor, "AuthenticAMD") || streq(vendor, "HygonGenuine");

@@ -195,6 +195,28 @@ int host_read_file(const char *path, size_t max, char **ret)
 	return r;
 }
 
+void host_cpuinfo_field(const char *key, char *out, size_t size)
+{
+	char buf[4096]; /* the first CPU's block is enough, and comes first */
+	size_t klen = strlen(key);
+
+	out[0] = '\0';
+	if (host_read(buf, sizeof(buf), "/proc/cpuinfo") < 0)
+		return;
+	for (char *line = buf, *next; line; line = next) {
+		char *v;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (strncmp(line, key, klen) != 0 || !strchr(" \t:", line[klen]) || !(v = strchr(line, ':')))
+			continue;
+		v += strspn(v + 1, " \t") + 1;
+		snprintf(out, size, "%s", v);
+		return;
+	}
+}
+
 int host_link_name(char *buf, size_t size, const char *fmt, ...)
 {
 	char p[PATH_MAX], target[PATH_MAX];

@@ -205,24 +205,7 @@ _noinline_ static void read_nodes(struct topo *t)
 
 _noinline_ static void read_vendor(struct topo *t)
 {
-	_cleanup_free_ char *info = NULL;
-	const char *p;
-
-	if (host_read_all(&info, 16 * 1024 * 1024, "/proc/cpuinfo") < 0)
-		return;
-	for (p = info; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-		size_t len;
-
-		if (strncmp(p, "vendor_id", 9))
-			continue;
-		p = strchr(p, ':');
-		if (!p)
-			return;
-		p += 1 + strspn(p + 1, " \t");
-		len = strcspn(p, " \t\n");
-		snprintf(t->vendor, sizeof(t->vendor), "%.*s", (int)MIN(len, sizeof(t->vendor) - 1), p);
-		return;
-	}
+	host_cpuinfo_field("vendor_id", t->vendor, sizeof(t->vendor));
 }
 
 _noinline_ static int read_topology(struct topo *t, char *err, size_t errlen)
