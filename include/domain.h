@@ -50,10 +50,3 @@ struct domain {
  * size and depth. Returns 0 or a negative errno with a one-line reason in err.
  */
 int domain_parse(const char *xml, size_t len, struct domain *ret, char *err, size_t errlen);
-
-/* Walking a parsed document (libxml2's nodes), for the commands that read more of it. */
-struct _xmlNode;
-bool xml_is_elem(const struct _xmlNode *n, const char *name);
-const struct _xmlNode *xml_child(const struct _xmlNode *n, const char *name);
-/* An attribute's value without allocating; NULL when absent. */
-const char *xml_attr(const struct _xmlNode *n, const char *name);

@@ -163,6 +163,31 @@ static void fix(struct doctor *d, struct finding *f, const char *fmt, ...)
 		d->oom = true;
 }
 
+/* Walking libxml2's nodes (XPath gives them) */
+static bool xml_is_elem(const xmlNode *n, const char *name)
+{
+	return n && n->type == XML_ELEMENT_NODE && streq((const char *)n->name, name);
+}
+
+static const xmlNode *xml_child(const xmlNode *n, const char *name)
+{
+	for (const xmlNode *c = n ? n->children : NULL; c; c = c->next)
+		if (xml_is_elem(c, name))
+			return c;
+	return NULL;
+}
+
+/* An attribute's value without allocating (the text child of the attribute node); NULL when
+ * absent. */
+static const char *xml_attr(const xmlNode *n, const char *name)
+{
+	for (const xmlAttr *a = n && n->type == XML_ELEMENT_NODE ? n->properties : NULL; a; a = a->next)
+		if (streq((const char *)a->name, name))
+			return a->children && a->children->content ? (const char *)a->children->content
+								     : "";
+	return NULL;
+}
+
 /* The value of an attribute node, or the text of an element that is one text node. */
 static const char *value(const xmlNode *n)
 {
@@ -1717,7 +1742,12 @@ static int diagnose(struct doctor *d, const char *xml, size_t len, bool json)
 	xmlDocPtr doc;
 	bool errors = false;
 
-	/* domain_parse() accepted the document: the same options, for XPath */
+	/* domain_parse() accepted the document (maybe without libxml2): the same options, for
+	 * XPath */
+	if (dlopen_libxml2() < 0) {
+		fprintf(stderr, "vfiohook: doctor needs libxml2 (libxml2.so.2), which is not available\n");
+		return EXIT_FAILED;
+	}
 	doc = sym_xmlReadMemory(xml, (int)len, "domain.xml", "UTF-8",
 				XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	if (!doc || doc->intSubset || doc->extSubset) {

@@ -8,37 +8,7 @@
 #include "dlib.h"
 #include "domain.h"
 #include "macro.h"
-
-bool xml_is_elem(const xmlNode *n, const char *name)
-{
-	return n && n->type == XML_ELEMENT_NODE && streq((const char *)n->name, name);
-}
-
-const xmlNode *xml_child(const xmlNode *n, const char *name)
-{
-	for (const xmlNode *c = n ? n->children : NULL; c; c = c->next)
-		if (xml_is_elem(c, name))
-			return c;
-	return NULL;
-}
-
-/* Attribute value without allocating: the text child of the attribute node. */
-const char *xml_attr(const xmlNode *n, const char *name)
-{
-	for (const xmlAttr *a = n && n->type == XML_ELEMENT_NODE ? n->properties : NULL; a; a = a->next)
-		if (streq((const char *)a->name, name))
-			return a->children && a->children->content ? (const char *)a->children->content
-								     : "";
-	return NULL;
-}
-
-/* The element's text when it is one text node (all libvirt writes). */
-static const char *text(const xmlNode *n)
-{
-	if (!n || !n->children || n->children->next || n->children->type != XML_TEXT_NODE)
-		return NULL;
-	return (const char *)n->children->content;
-}
+#include "xml.h"
 
 static int copy(char *dst, size_t size, const char *src)
 {
@@ -99,15 +69,15 @@ static int append_cpuset(char *dst, size_t size, const char *set)
 	return 0;
 }
 
-static int parse_tree(const xmlNode *root, struct domain *d, char *err, size_t errlen)
+static int parse_tree(const struct xml_node *root, struct domain *d, char *err, size_t errlen)
 {
-	const xmlNode *n, *devs;
+	const struct xml_node *n, *devs;
 
-	if (!root || !xml_is_elem(root, "domain")) {
+	if (!root || !xn_is(root, "domain")) {
 		snprintf(err, errlen, "the document is not a libvirt <domain>");
 		return -EINVAL;
 	}
-	if (copy(d->name, sizeof(d->name), text(xml_child(root, "name"))) < 0) {
+	if (copy(d->name, sizeof(d->name), xn_text(xn_child(root, "name"))) < 0) {
 		snprintf(err, errlen, "<name> is too long");
 		return -EINVAL;
 	}
@@ -115,89 +85,89 @@ static int parse_tree(const xmlNode *root, struct domain *d, char *err, size_t e
 		snprintf(err, errlen, "<domain> has no <name>");
 		return -EINVAL;
 	}
-	if ((n = xml_child(root, "uuid")) && uuid_normalize(text(n) ? text(n) : "", d->uuid) < 0) {
+	if ((n = xn_child(root, "uuid")) && uuid_normalize(xn_text(n) ? xn_text(n) : "", d->uuid) < 0) {
 		snprintf(err, errlen, "<uuid> is not a UUID");
 		return -EINVAL;
 	}
-	if ((n = xml_child(root, "memory")) && to_kib(text(n), xml_attr(n, "unit"), &d->memory_kib) < 0) {
+	if ((n = xn_child(root, "memory")) && to_kib(xn_text(n), xn_prop(n, "unit"), &d->memory_kib) < 0) {
 		snprintf(err, errlen, "<memory> is not a size");
 		return -EINVAL;
 	}
-	if ((n = xml_child(xml_child(root, "memoryBacking"), "hugepages"))) {
+	if ((n = xn_child(xn_child(root, "memoryBacking"), "hugepages"))) {
 		d->hugepages = true;
-		for (const xmlNode *p = n->children; p; p = p->next) {
+		for (const struct xml_node *p = n->children; p; p = p->next) {
 			struct domain_hugepage *hp;
-			if (!xml_is_elem(p, "page"))
+			if (!xn_is(p, "page"))
 				continue;
 			if (d->n_pages == DOMAIN_MAX_PAGES) {
 				snprintf(err, errlen, "too many <page> elements");
 				return -E2BIG;
 			}
 			hp = &d->pages[d->n_pages++];
-			if (to_kib(xml_attr(p, "size"), xml_attr(p, "unit"), &hp->size_kib) < 0 ||
-			    copy(hp->nodeset, sizeof(hp->nodeset), xml_attr(p, "nodeset")) < 0) {
+			if (to_kib(xn_prop(p, "size"), xn_prop(p, "unit"), &hp->size_kib) < 0 ||
+			    copy(hp->nodeset, sizeof(hp->nodeset), xn_prop(p, "nodeset")) < 0) {
 				snprintf(err, errlen, "a hugepages <page> has a bad size or nodeset");
 				return -EINVAL;
 			}
 		}
 	}
-	for (n = xml_child(xml_child(root, "cpu"), "numa") ? xml_child(xml_child(root, "cpu"), "numa")->children : NULL;
+	for (n = xn_child(xn_child(root, "cpu"), "numa") ? xn_child(xn_child(root, "cpu"), "numa")->children : NULL;
 	     n; n = n->next) {
 		struct domain_cell *c;
-		const char *id = xml_attr(n, "id");
-		if (!xml_is_elem(n, "cell"))
+		const char *id = xn_prop(n, "id");
+		if (!xn_is(n, "cell"))
 			continue;
 		if (d->n_cells == DOMAIN_MAX_CELLS) {
 			snprintf(err, errlen, "too many NUMA cells");
 			return -E2BIG;
 		}
 		c = &d->cells[d->n_cells++];
-		if (!id || to_kib(xml_attr(n, "memory"), xml_attr(n, "unit"), &c->memory_kib) < 0) {
+		if (!id || to_kib(xn_prop(n, "memory"), xn_prop(n, "unit"), &c->memory_kib) < 0) {
 			snprintf(err, errlen, "a NUMA <cell> has no id or a bad memory size");
 			return -EINVAL;
 		}
 		c->id = (unsigned)strtoul(id, NULL, 10);
 	}
-	if ((n = xml_child(xml_child(root, "numatune"), "memory"))) {
-		if (copy(d->numa_mode, sizeof(d->numa_mode), xml_attr(n, "mode")) < 0 ||
-		    copy(d->numa_nodeset, sizeof(d->numa_nodeset), xml_attr(n, "nodeset")) < 0) {
+	if ((n = xn_child(xn_child(root, "numatune"), "memory"))) {
+		if (copy(d->numa_mode, sizeof(d->numa_mode), xn_prop(n, "mode")) < 0 ||
+		    copy(d->numa_nodeset, sizeof(d->numa_nodeset), xn_prop(n, "nodeset")) < 0) {
 			snprintf(err, errlen, "<numatune><memory> is malformed");
 			return -EINVAL;
 		}
 	}
-	if ((n = xml_child(root, "cputune"))) {
-		for (const xmlNode *p = n->children; p; p = p->next) {
+	if ((n = xn_child(root, "cputune"))) {
+		for (const struct xml_node *p = n->children; p; p = p->next) {
 			int r = 0;
-			if (xml_is_elem(p, "vcpupin"))
-				r = append_cpuset(d->vcpupin, sizeof(d->vcpupin), xml_attr(p, "cpuset"));
-			else if (xml_is_elem(p, "emulatorpin"))
-				r = copy(d->emulatorpin, sizeof(d->emulatorpin), xml_attr(p, "cpuset"));
+			if (xn_is(p, "vcpupin"))
+				r = append_cpuset(d->vcpupin, sizeof(d->vcpupin), xn_prop(p, "cpuset"));
+			else if (xn_is(p, "emulatorpin"))
+				r = copy(d->emulatorpin, sizeof(d->emulatorpin), xn_prop(p, "cpuset"));
 			if (r < 0) {
 				snprintf(err, errlen, "<cputune> is too large");
 				return r;
 			}
 		}
 	}
-	devs = xml_child(root, "devices");
+	devs = xn_child(root, "devices");
 	for (n = devs ? devs->children : NULL; n; n = n->next) {
-		const char *mode = xml_attr(n, "mode"), *type = xml_attr(n, "type"), *managed;
-		const xmlNode *a;
+		const char *mode = xn_prop(n, "mode"), *type = xn_prop(n, "type"), *managed;
+		const struct xml_node *a;
 		struct domain_hostdev *h;
 
-		if (!xml_is_elem(n, "hostdev") || !type || !streq(type, "pci") || (mode && !streq(mode, "subsystem")))
+		if (!xn_is(n, "hostdev") || !type || !streq(type, "pci") || (mode && !streq(mode, "subsystem")))
 			continue;
-		a = xml_child(xml_child(n, "source"), "address");
+		a = xn_child(xn_child(n, "source"), "address");
 		if (d->n_hostdevs == DOMAIN_MAX_HOSTDEVS) {
 			snprintf(err, errlen, "more than %d PCI <hostdev> elements", DOMAIN_MAX_HOSTDEVS);
 			return -E2BIG;
 		}
 		h = &d->hostdevs[d->n_hostdevs];
-		if (!a || pci_addr_from_xml(xml_attr(a, "domain"), xml_attr(a, "bus"), xml_attr(a, "slot"),
-					    xml_attr(a, "function"), &h->addr) < 0) {
+		if (!a || pci_addr_from_xml(xn_prop(a, "domain"), xn_prop(a, "bus"), xn_prop(a, "slot"),
+					    xn_prop(a, "function"), &h->addr) < 0) {
 			snprintf(err, errlen, "a PCI <hostdev> has no valid source <address>");
 			return -EINVAL;
 		}
-		managed = xml_attr(n, "managed");
+		managed = xn_prop(n, "managed");
 		h->managed = managed && streq(managed, "yes");
 		d->n_hostdevs++;
 	}
@@ -206,7 +176,8 @@ static int parse_tree(const xmlNode *root, struct domain *d, char *err, size_t e
 
 int domain_parse(const char *xml, size_t len, struct domain *ret, char *err, size_t errlen)
 {
-	xmlDocPtr doc;
+	struct xml_doc *doc;
+	char msg[300];
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
@@ -227,33 +198,16 @@ int domain_parse(const char *xml, size_t len, struct domain *ret, char *err, siz
 		snprintf(err, errlen, "domain XML with a DOCTYPE or ENTITY declaration refused");
 		return -EINVAL;
 	}
-	r = dlopen_libxml2();
-	if (r < 0) {
-		snprintf(err, errlen, "libxml2 is not available");
-		return r;
-	}
-	/* UTF-8, whatever the document declares: the DOCTYPE check above must see what the
-	 * parser sees (an EBCDIC document would hide it) */
-	doc = sym_xmlReadMemory(xml, (int)len, "domain.xml", "UTF-8",
-				XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (!doc) {
-		const xmlError *e = sym_xmlGetLastError();
-		char msg[256];
-		size_t l;
-
-		snprintf(msg, sizeof(msg), "%s", e && e->message ? e->message : "parse error");
-		l = strlen(msg);
-		while (l > 0 && (msg[l - 1] == '\n' || msg[l - 1] == ' '))
-			msg[--l] = '\0';
-		snprintf(err, errlen, "malformed domain XML (line %d: %s)", e ? e->line : 0, msg);
-		return -EINVAL;
-	}
-	if (doc->intSubset || doc->extSubset) {
-		sym_xmlFreeDoc(doc);
+	r = xml_read(xml, len, &doc, NULL, msg, sizeof(msg));
+	if (r == -EPERM)
 		snprintf(err, errlen, "domain XML with a DOCTYPE or ENTITY declaration refused");
-		return -EINVAL;
-	}
-	r = parse_tree(sym_xmlDocGetRootElement(doc), ret, err, errlen);
-	sym_xmlFreeDoc(doc);
+	else if (r == -ENOSYS)
+		snprintf(err, errlen, "%s", msg);
+	else if (r < 0)
+		snprintf(err, errlen, "malformed domain XML (%s)", r == -ENOMEM ? "out of memory" : msg);
+	if (r < 0)
+		return r == -ENOMEM || r == -ENOSYS ? r : -EINVAL;
+	r = parse_tree(xml_doc_root(doc), ret, err, errlen);
+	xml_doc_free(doc);
 	return r;
 }

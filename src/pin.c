@@ -29,6 +29,7 @@
 #include "host.h"
 #include "pin.h"
 #include "virt.h"
+#include "xml.h"
 
 #define CPU "/sys/devices/system/cpu"
 #define NODE "/sys/devices/system/node"
@@ -470,8 +471,9 @@ static void note(char *buf, size_t size, const char *what)
 /* <vcpu> and <cputune> of a document domain_parse() has accepted (so it is safe to parse). */
 _noinline_ static int parse_pins(const char *xml, size_t len, struct dom_pins *p, char *err, size_t errlen)
 {
-	const xmlNode *root, *n;
-	xmlDocPtr doc;
+	const struct xml_node *root, *n;
+	struct xml_doc *doc;
+	char msg[300];
 
 	p->vcpu = calloc(CPUSET_MAX, sizeof(*p->vcpu));
 	p->has_vcpu = calloc(CPUSET_MAX, sizeof(*p->has_vcpu));
@@ -479,47 +481,42 @@ _noinline_ static int parse_pins(const char *xml, size_t len, struct dom_pins *p
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	doc = sym_xmlReadMemory(xml, (int)len, "domain.xml", "UTF-8",
-				XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (!doc) {
+	if (xml_read(xml, len, &doc, NULL, msg, sizeof(msg)) < 0) {
 		snprintf(err, errlen, "malformed domain XML");
 		return -EINVAL;
 	}
-	root = sym_xmlDocGetRootElement(doc);
-	n = xml_child(root, "vcpu");
-	if (n && !parse_number(n->children && n->children->type == XML_TEXT_NODE
-				       ? (const char *)n->children->content
-				       : NULL,
-			       CPUSET_MAX, &p->vcpus)) {
-		sym_xmlFreeDoc(doc);
+	root = xml_doc_root(doc);
+	n = xn_child(root, "vcpu");
+	if (n && !parse_number(xn_text(n), CPUSET_MAX, &p->vcpus)) {
+		xml_doc_free(doc);
 		snprintf(err, errlen, "<vcpu> is not a number of vCPUs");
 		return -EINVAL;
 	}
-	if ((n = xml_child(root, "cputune"))) {
+	if ((n = xn_child(root, "cputune"))) {
 		p->cputune = true;
-		for (const xmlNode *c = n->children; c; c = c->next) {
-			const char *set = c->type == XML_ELEMENT_NODE ? xml_attr(c, "cpuset") : NULL;
+		for (const struct xml_node *c = n->children; c; c = c->next) {
+			const char *set = xn_prop(c, "cpuset");
 			struct cpuset s;
 			unsigned v;
 			char what[96];
 
-			if (!set || (!xml_is_elem(c, "vcpupin") && !xml_is_elem(c, "emulatorpin") &&
-				     !xml_is_elem(c, "iothreadpin")))
+			if (!set || (!xn_is(c, "vcpupin") && !xn_is(c, "emulatorpin") &&
+				     !xn_is(c, "iothreadpin")))
 				continue;
 			if (cpuset_parse(set, &s) < 0) {
 				snprintf(p->bad, sizeof(p->bad), "<%s cpuset='%.100s'> is not a CPU list",
-					 (const char *)c->name, set);
+					 c->name, set);
 				continue;
 			}
-			if (xml_is_elem(c, "emulatorpin")) {
+			if (xn_is(c, "emulatorpin")) {
 				p->has_emu = true;
 				p->emu = s;
-			} else if (xml_is_elem(c, "iothreadpin")) {
+			} else if (xn_is(c, "iothreadpin")) {
 				p->has_io = true;
 				cpuset_or(&p->io, &s);
-			} else if (!parse_number(xml_attr(c, "vcpu"), CPUSET_MAX - 1, &v) || v >= p->vcpus ||
+			} else if (!parse_number(xn_prop(c, "vcpu"), CPUSET_MAX - 1, &v) || v >= p->vcpus ||
 				   p->has_vcpu[v]) {
-				snprintf(what, sizeof(what), "vcpu='%.40s'", xml_attr(c, "vcpu") ? xml_attr(c, "vcpu") : "");
+				snprintf(what, sizeof(what), "vcpu='%.40s'", xn_prop(c, "vcpu") ? xn_prop(c, "vcpu") : "");
 				note(p->extra, sizeof(p->extra), what);
 			} else {
 				p->has_vcpu[v] = true;
@@ -527,7 +524,7 @@ _noinline_ static int parse_pins(const char *xml, size_t len, struct dom_pins *p
 			}
 		}
 	}
-	sym_xmlFreeDoc(doc);
+	xml_doc_free(doc);
 	return 0;
 }
 

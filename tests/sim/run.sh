@@ -61,6 +61,29 @@ t_win10_stages() {
 	sim_down
 }
 
+t_lean_process() {
+	# the domain XML libvirt writes is read without libxml2 (and the ICU and libstdc++ it
+	# pulls in): a prepare loads libconfig for kvm.conf, and what its stages need
+	sim_up win10
+	rm -f "$T"/ld.*
+	LD_DEBUG=files LD_DEBUG_OUTPUT=$T/ld vh win10 prepare begin < "$WIN10_XML"
+	check "lean: prepare exits 0" '[ "$RC" = 0 ]'
+	check "lean: the loader's log names libconfig (kvm.conf)" 'cat "$T"/ld.* | grep -q "file=libconfig\.so"'
+	check "lean: libxml2 is not loaded for libvirt's domain XML" '! cat "$T"/ld.* | grep -q "file=libxml2"'
+	vh win10 release end shutdown < "$WIN10_XML"
+	check "lean: release restores the host" '[ "$RC" = 0 ] && unchanged'
+	# a document the strict reader leaves to libxml2 (an XML declaration, CRLF line ends)
+	{ printf '<?xml version="1.0" encoding="UTF-8"?>\r\n'; sed 's/$/\r/' "$WIN10_XML"; } > "$T/crlf.xml"
+	rm -f "$T"/ld.*
+	LD_DEBUG=files LD_DEBUG_OUTPUT=$T/ld vh win10 prepare begin < "$T/crlf.xml"
+	check "lean: a document with an XML declaration and CRLF goes to libxml2, and prepare works" \
+		'[ "$RC" = 0 ] && cat "$T"/ld.* | grep -q "file=libxml2" && [ "$(drv 0000:09:00.0)" = vfio-pci ]'
+	vh win10 release end shutdown < "$T/crlf.xml"
+	check "lean: and release restores the host" '[ "$RC" = 0 ] && unchanged'
+	rm -f "$T"/ld.*
+	sim_down
+}
+
 t_stage_refusals() {
 	sim_up win10
 	conf 'vm = ( { name = "win10"; display = { units = [ "auto" ]; }; governor = { name = "ondemand"; }; } );'
@@ -1149,6 +1172,7 @@ t_install() {
 # build covers, and ASan makes each run several times slower.
 TESTS=(
 	t_win10_round_trip
+	t_lean_process
 	t_win10_stages
 	t_stage_refusals
 	t_hugepages_two_vms
