@@ -109,6 +109,7 @@ struct state {
 	bool complete;
 	bool persist;     /* false in a dry run: never written */
 	char error[256];  /* why the file could not be read (state_find() -EBADMSG) */
+	char *saved;      /* what this run last wrote: a save of the same text is skipped */
 };
 
 /* Takes the global lock (STATE_DIR/lock), waiting at most timeout seconds. */

@@ -478,6 +478,8 @@ void state_done(struct state *s)
 	free(s->records);
 	s->records = NULL;
 	s->n_records = 0;
+	free(s->saved);
+	s->saved = NULL;
 }
 
 int state_save(struct state *s)
@@ -512,14 +514,22 @@ int state_save(struct state *s)
 		fputs("complete\n", f);
 	if (fclose(f) != 0)
 		return -ENOMEM;
+	if (s->saved && streq(s->saved, buf))
+		return 0; /* already there */
 
 	if (host_path(p, sizeof(p), STATE_DIR "/%s", s->file) < 0 ||
 	    host_path(tmp, sizeof(tmp), STATE_DIR "/.%s.tmp", s->file) < 0)
 		return -ENAMETOOLONG;
+	/*
+	 * Written whole, then renamed over the old one: a hook killed at any point leaves the old
+	 * state or the new one, and what write() returned is there for the next run. No fsync():
+	 * the state describes this boot only (it lives on the /run tmpfs), and a crash of the
+	 * machine takes everything it describes away with it.
+	 */
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return negative_errno();
-	if (write(fd, buf, len) != (ssize_t)len || fsync(fd) < 0) {
+	if (write(fd, buf, len) != (ssize_t)len) {
 		r = negative_errno();
 		close(fd);
 		unlink(tmp);
@@ -531,6 +541,8 @@ int state_save(struct state *s)
 		unlink(tmp);
 		return r;
 	}
+	free(s->saved);
+	s->saved = TAKE_PTR(buf);
 	return 0;
 }
 
@@ -544,6 +556,8 @@ int state_remove(struct state *s)
 		return -ENAMETOOLONG;
 	if (unlink(p) < 0 && errno != ENOENT)
 		return negative_errno();
+	free(s->saved);
+	s->saved = NULL;
 	return 0;
 }
 

@@ -848,6 +848,7 @@ static void test_escaping_no_injection(void **state)
 	state_done(&t);
 	assert_int_equal(state_find("x", NULL, &t), -ENOENT);
 	assert_int_equal(state_find("y", NULL, &t), -ENOENT);
+	state_done(&s);
 
 	/* "%00" in a name is three bytes, not an empty name */
 	assert_int_equal(state_init(&s, "%00", NULL, true), 0);
