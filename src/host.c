@@ -2,10 +2,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -288,6 +290,32 @@ DIR *host_opendir(const char *fmt, ...)
 	return opendir(p);
 }
 
+/*
+ * A sysfs write that can wedge in the kernel (unbinding a busy GPU driver is the classic, an
+ * allocation of huge pages the common one) is made by a child. The child gets /dev/null as
+ * stdin/stdout/stderr and no other descriptor: libvirt waits for EOF on the hook's pipes, and
+ * the next hook run for the lock, so an abandoned child must hold neither. A child that is
+ * still in the kernel at the deadline may yet finish its write: -ETIMEDOUT means "outcome
+ * unknown", not "not done".
+ *
+ * The child shares our memory (clone(CLONE_VM), as posix_spawn() does, without waiting for
+ * it): no page tables to copy, which on a virtualized host costs more than the write itself
+ * often does. So it touches nothing of ours: it runs on a mapping of its own, holding a copy of
+ * what it writes, with every signal blocked, and makes system calls only. The mapping is
+ * unmapped once the child has been reaped, and left alone when it was abandoned (killed, it
+ * never runs user code again; the process ends soon after). Under valgrind, which cannot run
+ * such a child, it is an ordinary fork().
+ */
+#define KILL_GRACE 0.5
+#define CHILD_STACK (64u * 1024)
+
+struct child_job {
+	bool sync;
+	char path[PATH_MAX];
+	char value[4096];
+	size_t len;
+};
+
 static int write_now(const char *p, const char *value, size_t len)
 {
 	_cleanup_close_ int fd = -1;
@@ -307,37 +335,64 @@ static int write_now(const char *p, const char *value, size_t len)
 	return 0;
 }
 
-/*
- * A sysfs write that can wedge in the kernel (unbinding a busy GPU driver is the classic) is
- * made by a child. The child gets /dev/null as stdin/stdout/stderr and no other descriptor:
- * libvirt waits for EOF on the hook's pipes, and the next hook run for the lock, so an
- * abandoned child must hold neither. A child that is still in the kernel at the deadline may
- * yet finish its write: -ETIMEDOUT means "outcome unknown", not "not done".
- */
-#define KILL_GRACE 0.5
+static int child_main(void *arg)
+{
+	const struct child_job *job = arg;
+	sigset_t all;
+	int devnull, r = 0;
 
-static int in_child(int (*fn)(const void *arg), const void *arg, double timeout)
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+	}
+	/* nothing else: a child stuck in the kernel must not hold the lock's open file (the
+	 * flock stays while any descriptor of it is open) nor anything of libvirt's */
+	close_range(3, ~0U, 0);
+	if (job->sync)
+		sync();
+	else
+		r = write_now(job->path, job->value, job->len);
+	_exit(-r & 0xff);
+}
+
+static bool under_valgrind(void)
+{
+	const char *preload = getenv("LD_PRELOAD");
+
+	return preload && strstr(preload, "/vgpreload_");
+}
+
+static int in_child(const struct child_job *job, double timeout)
 {
 	double deadline = now_seconds() + timeout, delay = 0.0005;
 	_cleanup_close_ int pidfd = -1;
-	int status;
+	struct child_job *copy;
+	char *mem;
+	int status, r;
 	pid_t pid;
 
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
+	mem = mmap(NULL, CHILD_STACK + sizeof(*job), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+		   -1, 0);
+	if (mem == MAP_FAILED)
 		return negative_errno();
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (devnull >= 0) {
-			dup2(devnull, 0);
-			dup2(devnull, 1);
-			dup2(devnull, 2);
-		}
-		/* nothing else: a child stuck in the kernel must not hold the lock's open file
-		 * (the flock stays while any descriptor of it is open) nor anything of libvirt's */
-		close_range(3, ~0U, 0);
-		_exit(-fn(arg) & 0xff);
+	copy = (struct child_job *)(mem + CHILD_STACK);
+	*copy = *job;
+	fflush(NULL);
+	if (under_valgrind()) {
+		pid = fork();
+		if (pid == 0)
+			child_main(copy);
+	} else
+		/* the stack grows down from the job's copy on every architecture Linux runs VMs on */
+		pid = clone(child_main, copy, CLONE_VM | SIGCHLD, copy);
+	if (pid < 0) {
+		r = negative_errno();
+		munmap(mem, CHILD_STACK + sizeof(*job));
+		return r;
 	}
 	/* woken the moment the child exits (a pidfd), not at the next tick of a sleep */
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -346,7 +401,7 @@ static int in_child(int (*fn)(const void *arg), const void *arg, double timeout)
 		if (w == pid)
 			break;
 		if (w < 0 && errno != EINTR)
-			return negative_errno();
+			return negative_errno(); /* not ours to wait for: the mapping stays */
 		if (pidfd >= 0 && now_seconds() < deadline) {
 			struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
 			(void)poll(&pfd, 1, (int)((deadline - now_seconds()) * 1000) + 1);
@@ -360,54 +415,43 @@ static int in_child(int (*fn)(const void *arg), const void *arg, double timeout)
 			kill(pid, SIGKILL);
 			while (waitpid(pid, &status, WNOHANG) == 0) {
 				if (now_seconds() >= grace)
-					return -ETIMEDOUT;
+					return -ETIMEDOUT; /* abandoned: the mapping stays */
 				sleep_seconds(0.005);
 			}
+			munmap(mem, CHILD_STACK + sizeof(*job));
 			return -EINTR;
 		}
 		sleep_seconds(delay);
 		if (delay < 0.01)
 			delay *= 2;
 	}
+	munmap(mem, CHILD_STACK + sizeof(*job));
 	if (!WIFEXITED(status))
 		return -EIO;
 	return -WEXITSTATUS(status);
 }
 
-struct child_write {
-	const char *path, *value;
-	size_t len;
-};
-
-static int child_write(const void *arg)
-{
-	const struct child_write *w = arg;
-
-	return write_now(w->path, w->value, w->len);
-}
-
-static int child_sync(const void *arg)
-{
-	sync();
-	return 0;
-}
-
 int host_sync(double timeout)
 {
-	return in_child(child_sync, NULL, timeout);
+	return in_child(&(struct child_job){ .sync = true }, timeout);
 }
 
 int host_write(const char *value, size_t len, double timeout, const char *fmt, ...)
 {
-	char p[PATH_MAX];
+	struct child_job job;
 	int r;
 
-	r = VPATH(p, fmt);
+	r = VPATH(job.path, fmt);
 	if (r < 0)
 		return r;
-	if (timeout > 0)
-		return in_child(child_write, &(struct child_write){ p, value, len }, timeout);
-	return write_now(p, value, len);
+	if (timeout <= 0)
+		return write_now(job.path, value, len);
+	if (len > sizeof(job.value))
+		return -E2BIG;
+	memcpy(job.value, value, len);
+	job.len = len;
+	job.sync = false;
+	return in_child(&job, timeout);
 }
 
 int host_wait_link(const char *want, double timeout, const char *fmt, ...)
