@@ -317,7 +317,7 @@ END {
 		if (m != "") printf "    vfiohook said: %s\n", m
 	}
 	kd = "proc" SUBSEP "ok" SUBSEP "dryrun"; kx = "proc" SUBSEP "ok" SUBSEP "trivial"; kv = "proc" SUBSEP "ok" SUBSEP "version"
-	if (cnt[kd]) printf "  fixed cost of a process here (medians): a trivial C program %s, vfiohook --version %s, vfiohook --dry-run of the same prepare %s (reads kvm.conf and the XML: libconfig, libxml2)\n", fmt(med(kx)), fmt(med(kv)), fmt(med(kd))
+	if (cnt[kd]) printf "  fixed cost of a process here (medians): a trivial C program %s, vfiohook --version %s, vfiohook --dry-run of the same prepare %s (reads kvm.conf with libconfig, the XML with its own reader)\n", fmt(med(kx)), fmt(med(kv)), fmt(med(kd))
 	printf "\n"
 	r = ""; for (i = 1; i <= nfl; i++) r = r (i > 1 ? ", " : "") ratio[i]
 	printf "goal \"hugepage prepare on the flat machine <= 2x the floor write (whole process, warm page cache)\": %s: %s\n", r, flatok ? "MET" : "NOT MET"
@@ -328,4 +328,8 @@ END {
 	} else
 		printf "goal \"a failing request on the fragmented machine fails in under 1 s\": not measured (no fragmented machine)\n"
 }' "$T/results"
+# what the process loads besides itself (the loader's own log of a dry run of the same prepare)
+LD_DEBUG=files LD_DEBUG_OUTPUT=$T/ld "$VFIOHOOK" --dry-run --config "$T/kvm.conf" bench-hp-ok prepare begin \
+	< "$T/ok.xml" > /dev/null 2>&1
+echo "  libraries a hugepage prepare loads: $(cat "$T"/ld.* 2>/dev/null | sed -n 's/.*file=\([^ ]*\) .*generating link map.*/\1/p' | sort -u | tr '\n' ' ')"
 echo "  hugepage benchmark: $(($(date +%s) - T0)) s; pool back to $ORIG pages when it ends"
