@@ -30,11 +30,9 @@
 	X(xmlXPathNewContext) X(xmlXPathFreeContext) X(xmlXPathEvalExpression) X(xmlXPathFreeObject) \
 	X(xmlXPathRegisterNs)
 #define DL_KMOD_SYMBOLS(X)                                                                         \
-	X(kmod_new) X(kmod_unref) X(kmod_module_new_from_lookup) X(kmod_module_new_from_name)      \
-	X(kmod_module_unref) X(kmod_module_unref_list) X(kmod_module_get_module)                   \
-	X(kmod_list_next) X(kmod_module_probe_insert_module) X(kmod_module_remove_module)          \
-	X(kmod_module_get_initstate) X(kmod_module_get_refcnt) X(kmod_module_get_holders)          \
-	X(kmod_module_get_name) X(kmod_set_log_fn) X(kmod_module_get_dependencies)
+	X(kmod_new) X(kmod_set_log_fn) X(kmod_module_new_from_lookup) X(kmod_module_get_module)    \
+	X(kmod_module_unref) X(kmod_module_unref_list) X(kmod_list_next)                           \
+	X(kmod_module_probe_insert_module) X(kmod_module_get_name) X(kmod_module_get_dependencies)
 #define DL_VIRT_SYMBOLS(X)                                                                         \
 	X(virConnectOpenReadOnly) X(virConnectClose) X(virDomainLookupByName)                      \
 	X(virDomainGetXMLDesc) X(virDomainFree) X(virSetErrorFunc) X(virGetLastErrorMessage)

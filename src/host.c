@@ -505,11 +505,18 @@ static void kmod_quiet(void *data, int priority, const char *file, int line, con
 {
 }
 
-/* A libkmod context that logs nothing (its messages would go to our stderr, libvirt's log). */
+/*
+ * The run's one libkmod context, made on first use (libkmod is loaded only by a run that loads
+ * a module, or checks one it will load) and kept: making one reads the modprobe.d
+ * configuration, and a prepare asks about several modules. It logs nothing (its messages
+ * would go to our stderr, libvirt's log).
+ */
 static struct kmod_ctx *kmod_open(void)
 {
-	struct kmod_ctx *ctx;
+	static struct kmod_ctx *ctx;
 
+	if (ctx)
+		return ctx;
 	if (dlopen_libkmod() < 0 || !(ctx = sym_kmod_new(NULL, NULL)))
 		return NULL;
 	sym_kmod_set_log_fn(ctx, kmod_quiet, NULL);
@@ -542,7 +549,6 @@ int host_module_check(const char *name)
 	}
 	if (list)
 		sym_kmod_module_unref_list(list);
-	sym_kmod_unref(ctx);
 	return r < 0 ? r : 0;
 }
 
@@ -579,7 +585,6 @@ int host_module_load(const char *name)
 	}
 	if (list)
 		sym_kmod_module_unref_list(list);
-	sym_kmod_unref(ctx);
 	return r < 0 ? r : 0;
 }
 
@@ -638,7 +643,6 @@ int host_module_deps(const char *name, char ***ret, size_t *ret_n)
 	}
 	if (list)
 		sym_kmod_module_unref_list(list);
-	sym_kmod_unref(ctx);
 	if (r < 0) {
 		strv_free(v, n);
 		return r;
@@ -648,10 +652,9 @@ int host_module_deps(const char *name, char ***ret, size_t *ret_n)
 	return 0;
 }
 
+/* What modprobe -r does for one module, without libkmod: delete_module(2), not waiting. */
 int host_module_unload(const char *name)
 {
-	struct kmod_ctx *ctx;
-	struct kmod_module *mod = NULL;
 	char n[128];
 	int r;
 
@@ -663,16 +666,7 @@ int host_module_unload(const char *name)
 			return r;
 		return rmdir(p) < 0 ? negative_errno() : 0;
 	}
-	ctx = kmod_open();
-	if (!ctx)
-		return -EOPNOTSUPP;
-	r = sym_kmod_module_new_from_name(ctx, n, &mod);
-	if (r >= 0) {
-		r = sym_kmod_module_remove_module(mod, KMOD_REMOVE_NOLOG);
-		sym_kmod_module_unref(mod);
-	}
-	sym_kmod_unref(ctx);
-	return r;
+	return syscall(SYS_delete_module, n, O_NONBLOCK) < 0 ? negative_errno() : 0;
 }
 
 void strv_free(char **v, size_t n)
