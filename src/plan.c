@@ -407,13 +407,40 @@ static bool in_strv(char **v, size_t n, const char *name)
 	return false;
 }
 
-/* The modules loaded now (those with an initstate: built-ins have none). */
+/*
+ * The modules loaded now: /proc/modules on a real host (one read), else those of /sys/module
+ * with an initstate (built-ins have none).
+ */
 static int loaded_modules(char ***ret, size_t *ret_n)
 {
 	char **v;
 	size_t n, k = 0;
-	int r = host_dir_list(&v, &n, "/sys/module");
+	int r;
 
+	if (host_is_real()) {
+		_cleanup_free_ char *text = NULL;
+		char *save = NULL;
+
+		r = host_read_all(&text, 4u << 20, "/proc/modules");
+		if (r < 0)
+			return r;
+		v = NULL;
+		n = 0;
+		for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			char **nv = realloc(v, (n + 1) * sizeof(*v));
+			line[strcspn(line, " ")] = '\0';
+			if (!nv || !(nv[n] = strdup(line))) {
+				strv_free(nv ? nv : v, n);
+				return -ENOMEM;
+			}
+			v = nv;
+			n++;
+		}
+		*ret = v;
+		*ret_n = n;
+		return 0;
+	}
+	r = host_dir_list(&v, &n, "/sys/module");
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
