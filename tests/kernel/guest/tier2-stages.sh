@@ -258,9 +258,16 @@ vh_result t2.hp.beyond-memory $? "exit $RC, stderr: '$(herr)'"
 
 # Between what is free now and what the guest could ever give (its memory less
 # the 128 MiB the hook leaves the kernel): refused within the timeout, with what
-# it got and what it wanted, and nothing kept.
+# it got and what it wanted, and nothing kept. When nearly all of it is free (it
+# happens after a release), a file on the guest's RAM file system holds enough
+# that the most the hook accepts cannot be had.
 memkb() { sed -n "s/^$1: *\([0-9]*\) kB/\1/p" /proc/meminfo; }
+LIMIT=$((($(memkb MemTotal) - 131072) / 2048))
+if [ $(($(memkb MemFree) / 2048 + 32)) -gt "$LIMIT" ]; then
+	dd if=/dev/zero of="$T/hold" bs=1M count=$(($(memkb MemFree) / 1024 - LIMIT * 2 + 128)) 2>/dev/null
+fi
 SHORT=$((($(memkb MemFree) + $(memkb MemTotal) - 131072) / 2 / 2048))
+[ "$SHORT" -le "$LIMIT" ] || SHORT=$LIMIT
 write_conf "$CONF" <<CONF
 vm = (
   {
@@ -280,7 +287,8 @@ snapshot_full "$T/after"
 vh_result t2.hp.shortfall.exit $? "exit $RC after ${took}s (timeout = 2), stdout $(wc -c <"$HOUT")B, stderr: '$(herr)'"
 got=$(sed -n "s/.*only \([0-9][0-9]*\) of $SHORT 2 MiB huge pages.*/\1/p" "$HERR")
 [ -n "$got" ] && [ "$got" -lt "$SHORT" ]
-vh_result t2.hp.shortfall.message $? "got/wanted in the message: '${got:-none}' of $SHORT 2 MiB pages"
+vh_result t2.hp.shortfall.message $? "got/wanted in the message: '${got:-none}' of $SHORT 2 MiB pages (at most $LIMIT accepted)"
+rm -f "$T/hold"
 same_snapshot "$T/before" "$T/after"
 vh_result t2.hp.shortfall.unchanged $? \
 	"every hugepage pool (2 MiB: $(cat "$HP2/nr_hugepages")), PCI, modules, consoles and state files as before"
