@@ -53,6 +53,11 @@ note "GPU $GPU (bochs-drm), audio $AUD (snd_hda_intel), console '$(fbcon_name)' 
 # what the hook will do, for the record (the script's steps are the same)
 /usr/sbin/vfiohook --dry-run --config "$CONF" vh-bench prepare begin <"$T/dom.xml" >"$T/plan" 2>&1
 while read -r l; do vh_emit "VH-PLAN: prepare: $l"; done <"$T/plan"
+# and what it loads to decide it (the loader's own log)
+LD_DEBUG=files LD_DEBUG_OUTPUT=$T/ld /usr/sbin/vfiohook --dry-run --config "$CONF" vh-bench prepare begin \
+	<"$T/dom.xml" >/dev/null 2>&1
+note "libraries a prepare loads: $(cat "$T"/ld.* 2>/dev/null | sed -n 's/.*file=\([^ ]*\) .*generating link map.*/\1/p' | sort -u | tr '\n' ' ')"
+rm -f "$T"/ld.*
 
 snapshot_full "$T/s0"
 env_run() { # label phase program args...: one timed whole-process run, as libvirt runs the hook

@@ -90,7 +90,7 @@ END {
 		r[i] = sprintf("%.2fx", h / s)
 	}
 	printf "  (medians of %d run(s) each; whole processes, started through env -i as libvirt starts the hook)\n", cnt["hook prepare"]
-	if (cnt["proc dryrun"]) printf "  fixed cost of a process here (medians): busybox true %s, vfiohook --version %s, vfiohook --dry-run of the same prepare %s (reads kvm.conf and the XML: libconfig, libxml2)\n", fmt(med("proc true")), fmt(med("proc version")), fmt(med("proc dryrun"))
+	if (cnt["proc dryrun"]) printf "  fixed cost of a process here (medians): busybox true %s, vfiohook --version %s, vfiohook --dry-run of the same prepare %s (the libraries it loads are listed above)\n", fmt(med("proc true")), fmt(med("proc version")), fmt(med("proc dryrun"))
 	printf "goal \"prepare and release on the real-kernel tier <= 1.3x the same changes made by hand\": prepare %s, release %s: %s\n", r[1], r[2], met ? "MET" : "NOT MET"
 }' || { echo "kernel benchmark (c): no complete figures from the guest (end: '${end:-none}'); serial logs in $WORK"; exit 1; }
 case $end in
