@@ -669,7 +669,11 @@ static int set_added(struct state *s, struct record *rec, bool known, uint64_t a
 		return 0;
 	rec->hugepages.added_known = known;
 	rec->hugepages.added = known ? added : 0;
-	return state_save(s);
+	/* "not known" is written before the pool is touched; what was added then goes into the
+	 * next save (the next record's, or the one marking prepare complete): one write less per
+	 * allocation, and a hook killed before that save leaves "not known", which release
+	 * handles (it gives back no more than was asked for) */
+	return known ? 0 : state_save(s);
 }
 
 static int exec_hugepages(struct state *s, ssize_t rec_index, const struct op *o, struct run *run)

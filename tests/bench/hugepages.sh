@@ -21,14 +21,14 @@
 # a 2 MiB pool, with huge pages in use, with vfiohook state of real VMs, or when MemAvailable is
 # too small for the targets.
 #
-#   HP_RUNS=3  HP_OK_MIB=8192  HP_FRAG_PCT=55  HP_RESERVE_MIB=2048 (memory left to the rest of
+#   HP_RUNS=7  HP_OK_MIB=8192  HP_FRAG_PCT=55  HP_RESERVE_MIB=2048 (memory left to the rest of
 #   the machine by the fill and the probes)  HP_CACHE_MIB=512  HP_TUTORIAL_CAP=10 (seconds)
 # shellcheck disable=SC2046,SC2086 # "$(hp-time ...)" and the case lists are split on purpose
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 TOP=$(pwd)
 VFIOHOOK=${VFIOHOOK:-$TOP/build/vfiohook}
-HP_RUNS=${HP_RUNS:-3}
+HP_RUNS=${HP_RUNS:-7}
 HP_OK_MIB=${HP_OK_MIB:-8192}
 HP_FRAG_PCT=${HP_FRAG_PCT:-55}
 HP_RESERVE_MIB=${HP_RESERVE_MIB:-2048}
@@ -221,6 +221,7 @@ else
 		refill
 	fi
 	t0=$(date +%s)
+	: > "$T/frag.out" # there before the loop below reads it
 	"$B/fragment" "$HP_FRAG_PCT" "$HP_RESERVE_MIB" > "$T/frag.out" 2> "$T/frag.err" &
 	FRAG_PID=$!
 	n=0
