@@ -38,10 +38,10 @@ _Static_assert(sizeof(DLOPEN_NOTE_OWNER) % 4 == 0, "the owner name needs no padd
 DLOPEN_NOTE(libconfig, "config", "required", "libconfig.so.9",
 	    "Reads /etc/libvirt/hooks/kvm.conf (every managed VM)");
 DLOPEN_NOTE(libxml2, "domain-xml", "required", "libxml2.so.2",
-	    "Parses the domain XML libvirt passes (every managed VM)");
+	    "Parses domain XML beyond what libvirt writes (declarations, CDATA), and for doctor");
 DLOPEN_NOTE(libsystemd, "systemd-units", "recommended", "libsystemd.so.0",
 	    "Stops and starts units (display manager) and confines slices to CPUs over D-Bus");
 DLOPEN_NOTE(libkmod, "kmod", "recommended", "libkmod.so.2",
-	    "Loads vfio-pci and unloads or reloads GPU driver modules");
+	    "Loads vfio-pci and loads GPU driver modules again");
 DLOPEN_NOTE(libvirt, "libvirt", "suggested", "libvirt.so.0",
 	    "Asks libvirtd for a domain's XML when run by hand without XML on stdin");
