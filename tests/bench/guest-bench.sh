@@ -3,12 +3,13 @@
 #
 # Inside the tier-2 guest of tests/kernel (busybox, run by its init as /vh/tier2.sh; staged by
 # tests/bench/kernel-bench.sh): vfiohook's prepare and release of the fake GPU against
-# /vh/by-hand.sh, a busybox script that makes the same changes with the same writes. Prepare:
-# 32 huge pages of 2 MiB, the framebuffer console unbound, the GPU's DRM module (bochs)
-# unloaded, vfio-pci loaded, both GPU functions on vfio-pci; release: all of it back. The two
-# take turns (the order alternating), every cycle must leave the guest as it found it
-# (snapshot_full), and every run is timed as a whole process by /vh/hp-time. Results on ttyS1:
-#   VH-BENCH: <hook|script> <prepare|release> <microseconds> <exit status>
+# /vh/by-hand.sh, a script that makes the same changes with the same writes, run by busybox and
+# (when staged in /opt/distro) by dash with kmod's modprobe and rmmod. Prepare: 32 huge pages of
+# 2 MiB, the framebuffer console unbound, the GPU's DRM module (bochs) unloaded, vfio-pci
+# loaded, both GPU functions on vfio-pci; release: all of it back. They take turns (each first
+# in turn), every cycle must leave the guest as it found it (snapshot_full), and every run is
+# timed as a whole process by /vh/hp-time. Results on ttyS1:
+#   VH-BENCH: <hook|script|distro> <prepare|release> <microseconds> <exit status>
 #   VH-BENCH: proc <dryrun|version|true> <microseconds> <exit status>  (the fixed cost of a process)
 #   VH-PLAN: <the hook's dry-run plan line>   VH-NOTE: <text>   VH-END: <n> cycles
 # /vh/bench.env sets KB_RUNS (cycles of each).
@@ -81,6 +82,12 @@ script() { # prepare|release
 	env_run script "$1" /usr/bin/env env -i LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		/bin/sh /vh/by-hand.sh "$1" "$GPU" "$AUD"
 }
+distro() { # prepare|release: the same script by dash, with kmod's modprobe and rmmod
+	env_run distro "$1" /usr/bin/env env -i LC_ALL=C PATH=/opt/distro:/usr/sbin:/usr/bin:/sbin:/bin \
+		/opt/distro/sh /vh/by-hand.sh "$1" "$GPU" "$AUD"
+}
+WHO="hook script"
+[ ! -x /opt/distro/sh ] || WHO="hook script distro"
 # the changes are there after prepare, gone after release
 check_prepared() {
 	[ "$(drv "$GPU")" = vfio-pci ] && [ "$(drv "$AUD")" = vfio-pci ] && ! modloaded bochs &&
@@ -96,7 +103,7 @@ fixed_cost() { # what a process costs here: vfiohook planning the same prepare, 
 	env_run proc version /usr/bin/env env -i LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin /usr/sbin/vfiohook --version
 	env_run proc true /usr/bin/env env -i LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/true
 }
-cycle() { # hook|script
+cycle() { # hook|script|distro
 	[ "$1" != hook ] || fixed_cost
 	$1 prepare || return 1
 	if [ "$1" = hook ] && [ ! -e "$T/plan.release" ]; then
@@ -110,7 +117,16 @@ cycle() { # hook|script
 
 i=0
 while [ "$i" -lt "$KB_RUNS" ]; do
-	if [ $((i % 2)) = 0 ]; then order="hook script"; else order="script hook"; fi
+	# each contender first in turn
+	set -- $WHO
+	k=$((i % $#))
+	order=
+	while [ "$k" -gt 0 ]; do
+		set -- "$@" "$1"
+		shift
+		k=$((k - 1))
+	done
+	order="$*"
 	for who in $order; do
 		cycle "$who" || { vh_emit "VH-END: $i cycles (stopped: $who)"; exit 1; }
 	done
