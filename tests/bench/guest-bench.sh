@@ -10,7 +10,7 @@
 # in turn), every cycle must leave the guest as it found it (snapshot_full), and every run is
 # timed as a whole process by /vh/hp-time. Results on ttyS1:
 #   VH-BENCH: <hook|script|distro> <prepare|release> <microseconds> <exit status>
-#   VH-BENCH: proc <dryrun|version|true> <microseconds> <exit status>  (the fixed cost of a process)
+#   VH-BENCH: proc <dryrun|version|true|trivial> <microseconds> <exit status>  (the fixed cost of a process)
 #   VH-PLAN: <the hook's dry-run plan line>   VH-NOTE: <text>   VH-END: <n> cycles
 # /vh/bench.env sets KB_RUNS (cycles of each).
 # shellcheck disable=SC1091,SC2046 # guest paths; "$(hp-time ...)" is split on purpose
@@ -97,11 +97,12 @@ check_released() {
 	wait_drv "$GPU" bochs-drm 50 && wait_drv "$AUD" snd_hda_intel 50 && wait_fbcon 1 50 &&
 		snapshot_full "$T/s1" && same_snapshot "$T/s0" "$T/s1"
 }
-fixed_cost() { # what a process costs here: vfiohook planning the same prepare, its --version, busybox true
+fixed_cost() { # what a process costs here: vfiohook planning the same prepare, its --version, busybox true, a trivial dynamic program
 	env_run proc dryrun /usr/bin/env env -i LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		/usr/sbin/vfiohook --dry-run --config "$CONF" vh-bench prepare begin
 	env_run proc version /usr/bin/env env -i LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin /usr/sbin/vfiohook --version
 	env_run proc true /usr/bin/env env -i LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/true
+	env_run proc trivial /usr/bin/env env -i LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin /vh/trivial
 }
 cycle() { # hook|script|distro
 	[ "$1" != hook ] || fixed_cost
