@@ -751,6 +751,36 @@ static void test_round_trip(void **state)
 	state_done(&s);
 }
 
+/* A save of what this run wrote last is skipped; after a removal, the same text is written
+ * again. */
+static void test_save_unchanged(void **state)
+{
+	struct fx *f = *state;
+	struct state s;
+	struct record r = rec_pci("0000:09:00.0", "nvidia", NULL);
+	char p[PATH_MAX];
+	struct stat a, b;
+
+	assert_int_equal(state_init(&s, "win10", UUID_A, true), 0);
+	assert_int_equal(state_add(&s, &r), 0);
+	unit_fmt(p, "%s/%s", f->dir, s.file);
+	assert_int_equal(stat(p, &a), 0);
+	/* the same text: the file is not replaced (a new one would have another inode) */
+	assert_int_equal(state_save(&s), 0);
+	assert_int_equal(stat(p, &b), 0);
+	assert_int_equal(a.st_ino, b.st_ino);
+	/* other text is written */
+	s.complete = true;
+	assert_int_equal(state_save(&s), 0);
+	assert_file(f, UUID_A ".state", HEADER("win10", UUID_A) "pci bdf=0000:09:00.0 driver=nvidia\ncomplete\n");
+	/* removed, then saved with the text it had: written again */
+	assert_int_equal(state_remove(&s), 0);
+	assert_no_file(f, UUID_A ".state");
+	assert_int_equal(state_save(&s), 0);
+	assert_file(f, UUID_A ".state", HEADER("win10", UUID_A) "pci bdf=0000:09:00.0 driver=nvidia\ncomplete\n");
+	state_done(&s);
+}
+
 static void test_every_kind_in_a_file(void **state)
 {
 	struct fx *f = *state;
@@ -1947,6 +1977,7 @@ int main(void)
 		cmocka_unit_test(test_record_parse_refuses),
 		cmocka_unit_test(test_record_parse_limits),
 		T(test_round_trip),
+		T(test_save_unchanged),
 		T(test_every_kind_in_a_file),
 		T(test_escaping),
 		T(test_escaping_no_injection),
