@@ -303,8 +303,8 @@ DIR *host_opendir(const char *fmt, ...)
  * often does. So it touches nothing of ours: it runs on a mapping of its own, holding a copy of
  * what it writes, with every signal blocked, and makes system calls only. The mapping is
  * unmapped once the child has been reaped, and left alone when it was abandoned (killed, it
- * never runs user code again; the process ends soon after). Under valgrind, which cannot run
- * such a child, it is an ordinary fork().
+ * never runs user code again; the process ends soon after). Under valgrind and in sanitizer
+ * builds it is an ordinary fork().
  */
 #define KILL_GRACE 0.5
 #define CHILD_STACK (64u * 1024)
@@ -359,11 +359,17 @@ static int child_main(void *arg)
 	_exit(-r & 0xff);
 }
 
-static bool under_valgrind(void)
+/* Not under valgrind, which cannot run such a child, nor in a sanitizer build, whose
+ * interceptors keep per-thread state the child would share with us. */
+static bool child_shares_memory(void)
 {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	return false;
+#else
 	const char *preload = getenv("LD_PRELOAD");
 
-	return preload && strstr(preload, "/vgpreload_");
+	return !preload || !strstr(preload, "/vgpreload_");
+#endif
 }
 
 static int in_child(const struct child_job *job, double timeout)
@@ -382,13 +388,14 @@ static int in_child(const struct child_job *job, double timeout)
 	copy = (struct child_job *)(mem + CHILD_STACK);
 	*copy = *job;
 	fflush(NULL);
-	if (under_valgrind()) {
+	if (child_shares_memory())
+		/* the stack grows down from the job's copy on every architecture Linux runs VMs on */
+		pid = clone(child_main, copy, CLONE_VM | SIGCHLD, copy);
+	else {
 		pid = fork();
 		if (pid == 0)
 			child_main(copy);
-	} else
-		/* the stack grows down from the job's copy on every architecture Linux runs VMs on */
-		pid = clone(child_main, copy, CLONE_VM | SIGCHLD, copy);
+	}
 	if (pid < 0) {
 		r = negative_errno();
 		munmap(mem, CHILD_STACK + sizeof(*job));
