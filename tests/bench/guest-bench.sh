@@ -119,6 +119,7 @@ cycle() { # hook|script|distro
 i=0
 while [ "$i" -lt "$KB_RUNS" ]; do
 	# each contender first in turn
+	# shellcheck disable=SC2086 # a list of words
 	set -- $WHO
 	k=$((i % $#))
 	order=

@@ -1068,7 +1068,7 @@ t_wedged_kernel() {
 	sim_down
 
 	# a crash (kill -9) at every operation of a prepare with every stage: release restores
-	local line n=0 path
+	local line n=0 path unit
 	sim_up win10
 	allconf "$GPU4"
 	cp "$T/systemd.spec" "$T/systemd.initial.spec"
@@ -1081,35 +1081,45 @@ t_wedged_kernel() {
 		"stop unit "*)
 			# the unit's stop job never ends: the kill comes while prepare waits for it
 			path=
-			systemd_up "$(sed "s/^unit ${line##* } active.*/& stop=hang/; s/^\(unit gdm.service active alias=display-manager.service\)$/\1 stop=hang/" "$T/systemd.spec")"
+			# its name in the dump (the plan may name it by an alias)
+			unit=$(awk -v n="${line##* }" '$1 == "unit" { if ($2 == n) print $2
+				for (i = 4; i <= NF; i++) if ($i ~ /^alias=/) { k = split(substr($i, 7), a, ","); for (j = 1; j <= k; j++) if (a[j] == n) print $2 } }' "$T/systemd.spec" | head -n 1)
+			systemd_up "$(sed "s/^unit $unit active.*/& stop=hang/" "$T/systemd.spec")"
 			;;
 		*) continue ;;
 		esac
 		n=$((n + 1))
 		[ -z "$path" ] || echo "$path hang 60" > "$T/faults"
 		: > "$T/simhost.log"
-		"$VFIOHOOK" --root "$T/root" --config "$T/kvm.conf" --hooks-dir "$T/hooks" win10 prepare begin < "$WIN10_XML" > /dev/null 2>&1 &
+		"$VFIOHOOK" --root "$T/root" --config "$T/kvm.conf" --hooks-dir "$T/hooks" -v win10 prepare begin < "$WIN10_XML" > /dev/null 2> "$T/crash.err" &
 		local pid=$! i=0
 		disown "$pid" # no "Killed" notice
-		# until the operation is in flight (waiting in the simulated kernel, or for the job)
-		while [ $i -lt 1000 ] && ! grep -qs "^hang .* 60\.000s$" "$T/simhost.log" && ! grep -qs " job=stop" "$T/systemd.dump"; do
+		# until the operation is in flight: waiting in the simulated kernel, or for this
+		# unit's stop job (other stops pass through that state too: a kill there would be
+		# another iteration's)
+		while [ $i -lt 1000 ] && if [ -n "$path" ]; then ! grep -qs "^hang .* 60\.000s$" "$T/simhost.log"; else ! grep -qs "^unit $unit .* job=stop" "$T/systemd.dump"; fi; do
 			sleep 0.05
 			i=$((i + 1))
 		done
 		if [ $i -ge 1000 ]; then
-			check "kill -9 test: '$line' came within 50 s" 'false'
+			check "kill -9 test: '$line' came within 50 s" 'echo "the prepare said, last:"; tail -n 8 "$T/crash.err"; echo "the simulated kernel, last:"; tail -n 8 "$T/simhost.log"; echo "systemd:"; cat "$T/systemd.dump"; false'
 			kill -9 "$pid" 2>/dev/null
 			sim_down
 			return
 		fi
-		# the whole run dies: its watchdog child too (first, before it is re-parented)
-		pkill -9 -P "$pid" 2>/dev/null
-		kill -9 "$pid" 2>/dev/null
+		# the whole run dies at once: the hook first (killed after its watchdog child, it
+		# could see the child die and start rolling back), then the child, found before
+		local kids
+		kids=$(pgrep -P "$pid" | tr '\n' ' ')
+		# shellcheck disable=SC2086 # a list of PIDs
+		kill -9 "$pid" $kids 2>/dev/null
 		while kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
+		cp "$T"/root/run/vfiohook/*.state "$T/crash.state" 2>/dev/null
 		: > "$T/faults"
 		vh win10 release end crashed < "$WIN10_XML"
 		if ! unchanged > "$T/crash.diff" 2>&1 || ! systemd_unchanged >> "$T/crash.diff" 2>&1; then
-			check "kill -9 while '$line' is in flight: release restores the host" 'cat "$T/crash.diff"; false'
+			check "kill -9 while '$line' is in flight: release restores the host" \
+				'echo "release exit $RC: $ERR"; echo "the killed prepare said, last:"; tail -n 12 "$T/crash.err"; echo "state after the kill:"; cat "$T/crash.state"; cat "$T/crash.diff"; false'
 			sim_down
 			return
 		fi
