@@ -203,8 +203,10 @@ int domain_parse(const char *xml, size_t len, struct domain *ret, char *err, siz
 		snprintf(err, errlen, "domain XML with a DOCTYPE or ENTITY declaration refused");
 	else if (r == -ENOSYS)
 		snprintf(err, errlen, "%s", msg);
+	else if (r == -ENOMEM)
+		snprintf(err, errlen, "out of memory reading the domain XML");
 	else if (r < 0)
-		snprintf(err, errlen, "malformed domain XML (%s)", r == -ENOMEM ? "out of memory" : msg);
+		snprintf(err, errlen, "malformed domain XML (%s)", msg);
 	if (r < 0)
 		return r == -ENOMEM || r == -ENOSYS ? r : -EINVAL;
 	r = parse_tree(xml_doc_root(doc), ret, err, errlen);
