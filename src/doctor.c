@@ -47,6 +47,7 @@
 #include "hook.h"
 #include "host.h"
 #include "pciaddr.h"
+#include "text.h"
 #include "vbios.h"
 
 #define NS_QEMU "http://libvirt.org/schemas/domain/qemu/1.0"
@@ -1606,57 +1607,6 @@ static _noinline_ void check_amd_reset(struct doctor *d)
 
 /* --- output ------------------------------------------------------------------------------- */
 
-/* Text for the terminal: a control byte in a path from the XML must not drive it. */
-static void put_text(const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			printf("\\x%02x", *p);
-		else
-			putchar(*p);
-}
-
-/* A JSON string; bytes that are not UTF-8 become U+FFFD. */
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t n = 1;
-		unsigned cp = *p;
-
-		if (*p >= 0x80) {
-			n = (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
-			cp = n == 2 ? *p & 0x1f : n == 3 ? *p & 0x0f : *p & 0x07;
-			for (size_t i = 1; i < n; i++) {
-				if ((p[i] & 0xc0) != 0x80) {
-					n = 0;
-					break;
-				}
-				cp = cp << 6 | (p[i] & 0x3f);
-			}
-			if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-			    (cp >= 0xd800 && cp <= 0xdfff))
-				n = 0;
-			if (n == 0) {
-				fputs("\\ufffd", stdout);
-				p++;
-			} else {
-				fwrite(p, 1, n, stdout);
-				p += n;
-			}
-			continue;
-		}
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-		p++;
-	}
-	putchar('"');
-}
-
 static void print_findings(const struct doctor *d, bool json)
 {
 	unsigned count[3] = { 0 };
@@ -1670,15 +1620,15 @@ static void print_findings(const struct doctor *d, bool json)
 		if (json) {
 			fputs(i ? ",\n  {" : "\n  {", stdout);
 			fputs("\"severity\": ", stdout);
-			json_str(severity_names[f->sev]);
+			put_json_str(severity_names[f->sev]);
 			fputs(", \"id\": ", stdout);
-			json_str(f->id);
+			put_json_str(f->id);
 			fputs(", \"message\": ", stdout);
-			json_str(f->message);
+			put_json_str(f->message);
 			fputs(", \"why\": ", stdout);
-			json_str(f->why);
+			put_json_str(f->why);
 			fputs(", \"fix\": ", stdout);
-			json_str(f->fix ? f->fix : "");
+			put_json_str(f->fix ? f->fix : "");
 			putchar('}');
 			continue;
 		}

@@ -20,86 +20,15 @@
 #include "hook.h"
 #include "host.h"
 #include "state.h"
+#include "text.h"
 
 /* --- output helpers ----------------------------------------------------------------------- */
-
-/* For the terminal: a control byte in a VM name or a file's text must not drive it. */
-static void put_text(const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			printf("\\x%02x", *p);
-		else
-			putchar(*p);
-}
-
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one. */
-static size_t utf8_len(const unsigned char *p)
-{
-	size_t n;
-	unsigned cp;
-
-	if (*p < 0x80)
-		return 1;
-	if ((*p & 0xe0) == 0xc0)
-		n = 2, cp = *p & 0x1f;
-	else if ((*p & 0xf0) == 0xe0)
-		n = 3, cp = *p & 0x0f;
-	else if ((*p & 0xf8) == 0xf0)
-		n = 4, cp = *p & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	/* overlong forms, surrogates and values beyond Unicode are not UTF-8 */
-	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/* A JSON string: a VM name may hold any byte; what is not UTF-8 becomes U+FFFD. */
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t n = utf8_len(p);
-
-		if (n == 0) {
-			fputs("\\ufffd", stdout);
-			p++;
-			continue;
-		}
-		if (n > 1) {
-			fwrite(p, 1, n, stdout);
-			p += n;
-			continue;
-		}
-		switch (*p) {
-		case '"': fputs("\\\"", stdout); break;
-		case '\\': fputs("\\\\", stdout); break;
-		case '\n': fputs("\\n", stdout); break;
-		case '\t': fputs("\\t", stdout); break;
-		case '\r': fputs("\\r", stdout); break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				printf("\\u%04x", *p);
-			else
-				putchar(*p);
-		}
-		p++;
-	}
-	putchar('"');
-}
 
 /* An optional string: empty is absent, null in JSON. */
 static void json_opt(const char *s)
 {
 	if (s && *s)
-		json_str(s);
+		put_json_str(s);
 	else
 		fputs("null", stdout);
 }
@@ -328,7 +257,7 @@ static void json_record(const struct record *r)
 	switch (r->kind) {
 	case REC_PCI:
 		printf("{\"bdf\": ");
-		json_str(r->pci.bdf);
+		put_json_str(r->pci.bdf);
 		printf(", \"driver\": ");
 		json_opt(r->pci.driver);
 		printf(", \"override\": ");
@@ -341,26 +270,26 @@ static void json_record(const struct record *r)
 		break;
 	case REC_DISPLAY:
 		printf("{\"unit\": ");
-		json_str(r->display.unit);
+		put_json_str(r->display.unit);
 		break;
 	case REC_VTCON:
 		printf("{\"name\": ");
-		json_str(r->vtcon.name);
+		put_json_str(r->vtcon.name);
 		break;
 	case REC_FRAMEBUFFER:
 		printf("{\"device\": ");
-		json_str(r->framebuffer.device);
+		put_json_str(r->framebuffer.device);
 		printf(", \"driver\": ");
-		json_str(r->framebuffer.driver);
+		put_json_str(r->framebuffer.driver);
 		break;
 	case REC_KMOD:
 	case REC_VFIO:
 		printf("{\"module\": ");
-		json_str(r->kind == REC_KMOD ? r->kmod.module : r->vfio.module);
+		put_json_str(r->kind == REC_KMOD ? r->kmod.module : r->vfio.module);
 		break;
 	case REC_HUGEPAGES:
 		printf("{\"pool\": ");
-		json_str(r->hugepages.pool);
+		put_json_str(r->hugepages.pool);
 		printf(", \"before\": %llu, \"target\": %llu, \"added\": ", (unsigned long long)r->hugepages.before,
 		       (unsigned long long)r->hugepages.target);
 		if (r->hugepages.added_known)
@@ -370,7 +299,7 @@ static void json_record(const struct record *r)
 		break;
 	case REC_GOVERNOR:
 		printf("{\"policy\": ");
-		json_str(r->governor.policy);
+		put_json_str(r->governor.policy);
 		printf(", \"governor\": ");
 		json_opt(r->governor.governor);
 		printf(", \"epp\": ");
@@ -378,13 +307,13 @@ static void json_record(const struct record *r)
 		break;
 	case REC_ISOLATION:
 		printf("{\"unit\": ");
-		json_str(r->isolation.unit);
+		put_json_str(r->isolation.unit);
 		printf(", \"cpus\": ");
 		json_opt(r->isolation.cpus);
 		break;
 	default:
 		printf("{\"key\": ");
-		json_str(record_key(r));
+		put_json_str(record_key(r));
 	}
 	printf(", \"held\": %s}", r->held ? "true" : "false");
 }
@@ -400,7 +329,7 @@ static void print_json(const struct state *s)
 	json_opt(s->uuid);
 	printf(", \"file\": ");
 	snprintf(path, sizeof(path), STATE_DIR "/%s", s->file);
-	json_str(path);
+	put_json_str(path);
 	printf(", \"since\": ");
 	json_opt(when);
 	printf(", \"complete\": %s, \"error\": ", s->complete ? "true" : "false");

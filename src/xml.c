@@ -29,6 +29,7 @@
 
 #include "dlib.h"
 #include "macro.h"
+#include "text.h"
 #include "xml.h"
 
 #define STRICT_MAX_DEPTH 200
@@ -162,30 +163,10 @@ static size_t scan_name(const struct reader *rd)
 static size_t utf8_char(const unsigned char *s, const unsigned char *end)
 {
 	uint32_t c;
-	size_t n;
+	size_t n = utf8_decode(s, end, &c);
 
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, c = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, c = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, c = s[0] & 0x07;
-	else
-		return 0;
-	if ((size_t)(end - s) < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	/* overlong forms, surrogates, beyond U+10FFFF, and U+FFFE/U+FFFF are no XML characters */
-	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-	    (c >= 0xd800 && c <= 0xdfff) || c == 0xfffe || c == 0xffff)
-		return 0;
-	return n;
+	/* U+FFFE and U+FFFF are no XML characters */
+	return n && c != 0xfffe && c != 0xffff ? n : 0;
 }
 
 static size_t utf8_put(uint32_t c, char *out)
