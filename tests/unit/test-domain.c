@@ -9,8 +9,6 @@
 
 #include "domain.h"
 
-#define FIXTURES "tests/unit/fixtures/"
-
 struct fx {
 	struct domain d;
 	char err[512];
@@ -29,20 +27,6 @@ static int teardown(void **state)
 {
 	free(*state);
 	return 0;
-}
-
-static char *read_fixture(const char *name, size_t *len)
-{
-	char path[PATH_MAX];
-	char *text;
-
-	unit_fmt(path, FIXTURES "%s", name);
-	text = unit_read(path);
-	if (!text)
-		fail_msg("cannot read %s (run from the top of the source tree): %s", path,
-			 strerror(errno));
-	*len = strlen(text);
-	return text;
 }
 
 static int parse_str(struct fx *f, const char *xml)
@@ -87,7 +71,7 @@ static void assert_hostdev(const struct domain_hostdev *h, unsigned d, unsigned 
 static void assert_libvirt_sample(struct fx *f, const char *file)
 {
 	size_t len;
-	char *xml = read_fixture(file, &len);
+	char *xml = unit_read_fixture(file, &len);
 	int r = domain_parse(xml, len, &f->d, f->err, sizeof(f->err));
 
 	if (r != 0)
@@ -120,7 +104,7 @@ static void test_gaming_vm(void **state)
 {
 	struct fx *f = *state;
 	size_t len;
-	char *xml = read_fixture("gaming-vm.xml", &len);
+	char *xml = unit_read_fixture("gaming-vm.xml", &len);
 	const struct domain *d = &f->d;
 	int r = domain_parse(xml, len, &f->d, f->err, sizeof(f->err));
 
@@ -665,7 +649,7 @@ static void test_reset_between_parses(void **state)
 {
 	struct fx *f = *state;
 	size_t len;
-	char *xml = read_fixture("gaming-vm.xml", &len);
+	char *xml = unit_read_fixture("gaming-vm.xml", &len);
 
 	assert_int_equal(domain_parse(xml, len, &f->d, f->err, sizeof(f->err)), 0);
 	assert_int_equal(f->d.n_hostdevs, 4);

@@ -10,8 +10,6 @@
 
 #include "xml.h"
 
-#define FIXTURES "tests/unit/fixtures/"
-
 /* Same tree; on a difference, a message naming where. */
 static bool same_tree(const struct xml_node *a, const struct xml_node *b, char *where, size_t size)
 {
@@ -165,19 +163,6 @@ static void test_undeclared_prefix(void **state)
 	xml_doc_free(doc);
 }
 
-static char *fixture(const char *name, size_t *len)
-{
-	char path[PATH_MAX];
-	char *text;
-
-	unit_fmt(path, FIXTURES "%s", name);
-	text = unit_read(path);
-	if (!text)
-		fail_msg("cannot read %s (run from the top of the source tree): %s", path, strerror(errno));
-	*len = strlen(text);
-	return text;
-}
-
 static const char *const fixtures[] = { "gaming-vm.xml", "libvirt-prepare-begin.xml", "libvirt-started-begin.xml" };
 
 /* libvirt's own documents never need libxml2 */
@@ -186,7 +171,7 @@ static void test_fixtures_strict(void **state)
 	(void)state;
 	for (size_t i = 0; i < ELEMENTSOF(fixtures); i++) {
 		size_t len;
-		char *xml = fixture(fixtures[i], &len);
+		char *xml = unit_read_fixture(fixtures[i], &len);
 		struct xml_doc *doc;
 		char err[300];
 		bool used = true;
@@ -234,7 +219,7 @@ static void test_mutations(void **state)
 		rnd_state = strtoull(strchr(env, ':') + 1, NULL, 0) | 1;
 	assert_non_null(buf);
 	for (size_t i = 0; i < ELEMENTSOF(fixtures); i++) {
-		owned[i] = fixture(fixtures[i], &lens[n_bases]);
+		owned[i] = unit_read_fixture(fixtures[i], &lens[n_bases]);
 		bases[n_bases++] = owned[i];
 	}
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {

@@ -94,6 +94,20 @@ static inline char *unit_read(const char *path)
 		(buf);                                                                             \
 	})
 
+/* A file of tests/unit/fixtures/ (the tests run from the top of the source tree) and its length. */
+static inline char *unit_read_fixture(const char *name, size_t *len)
+{
+	char path[PATH_MAX];
+	char *text;
+
+	unit_fmt(path, "tests/unit/fixtures/%s", name);
+	text = unit_read(path);
+	if (!text)
+		fail_msg("cannot read %s (run from the top of the source tree): %s", path, strerror(errno));
+	*len = strlen(text);
+	return text;
+}
+
 /*
  * A test that demonstrates a known bug in src/ starts with KNOWN_BUG("file: summary"): it is
  * skipped (counted as skipped, never as passed) unless UNIT_KNOWN_BUGS=1 is set, which runs it
