@@ -55,12 +55,7 @@ gcc -O2 -o "$stage/vh/trivial" "$BHERE/trivial.c" || skip_tier "cannot build tes
 install -m 755 "$BIN" "$stage/etc/libvirt/hooks/qemu"
 install -m 755 "$BIN" "$stage/usr/sbin/vfiohook"
 # the binary's libraries and those it dlopen()s (as tests/kernel/run.sh does)
-dl=()
-for so in $(grep -a -o -E 'lib[A-Za-z0-9_+-]+\.so\.[0-9]+' "$BIN" | sort -u); do
-	[ "$so" != libvirt.so.0 ] || continue
-	p=$(soname_path "$so")
-	[ -z "$p" ] || dl+=("$p")
-done
+mapfile -t dl < <(dlopen_paths "$BIN" 2>/dev/null)
 # the same script once more with a distribution's own tools (dash; kmod's modprobe and rmmod,
 # with libkmod), as the tutorials' scripts run on a desktop, when this host has them
 distro=()

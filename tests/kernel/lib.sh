@@ -100,6 +100,18 @@ soname_path() {
 	ldconfig -p | awk -v s="$1" '$1 == s && /x86-64/ { print $NF; exit }'
 }
 
+# dlopen_paths BIN: the host paths of the libraries BIN dlopen()s by soname (found in the
+# binary itself), one a line; libvirt.so.0 is left out (the shell mode's, fetching a domain's
+# XML: no guest has a libvirtd for it). A soname the host lacks is named on stderr.
+dlopen_paths() {
+	local so p
+	for so in $(grep -a -o -E 'lib[A-Za-z0-9_+-]+\.so\.[0-9]+' "$1" | sort -u); do
+		[ "$so" != libvirt.so.0 ] || continue
+		p=$(soname_path "$so")
+		if [ -n "$p" ]; then echo "$p"; else log "warning: $so (dlopen'ed by the binary) is not installed on the host" >&2; fi
+	done
+}
+
 # libs_cpio file...: print the path of a newc archive holding lib_closure of
 # the files at their host paths. Cached under $CACHE, keyed by the paths,
 # sizes and mtimes, so it is rebuilt only when a library changes.

@@ -63,15 +63,8 @@ build_helper "$stage/vh/vfio-viable" || { echo "FAIL t2.harness: cannot build vf
 # the shell mode (`vfiohook check`).
 install -m 755 "$BIN" "$stage/etc/libvirt/hooks/qemu"
 install -m 755 "$BIN" "$stage/usr/sbin/vfiohook"
-# Its libraries, and those it dlopen()s by soname (found in the binary
-# itself), with their dependencies; libvirt.so.0 is for the shell mode only
-# (fetching a domain's XML) and there is no libvirtd in this tier.
-dl=()
-for so in $(grep -a -o -E 'lib[A-Za-z0-9_+-]+\.so\.[0-9]+' "$BIN" | sort -u); do
-	[ "$so" != libvirt.so.0 ] || continue
-	p=$(soname_path "$so")
-	if [ -n "$p" ]; then dl+=("$p"); else log "warning: $so (dlopen'ed by the binary) is not installed on the host"; fi
-done
+# Its libraries, and those it dlopen()s, with their dependencies.
+mapfile -t dl < <(dlopen_paths "$BIN")
 LIBS=$(libs_cpio "$BIN" "${dl[@]}")
 make_initrd "$stage" "$WORK/initrd.cpio" "$LIBS"
 log "initramfs payload built in $(echo "$(date +%s.%N) - $T0" | bc)s ($(du -h "$WORK/initrd.cpio" | cut -f1))"
