@@ -170,7 +170,8 @@ static int read_text(struct conf *c, const char *path, bool relax_owner, char **
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, size;
+	struct stat st;
 	int r;
 
 	/* O_NONBLOCK: a FIFO or a device must not hang the hook; the type is checked next */
@@ -187,11 +188,22 @@ static int read_text(struct conf *c, const char *path, bool relax_owner, char **
 	r = check_dirs_safe(c, path, relax_owner);
 	if (r < 0)
 		return r;
-	buf = malloc(CONF_MAX_SIZE + 1);
-	if (!buf)
-		return -ENOMEM;
+	/* sized for the file (a regular one, checked above), grown if it grows meanwhile: a
+	 * buffer of the largest size allowed would be mapped and unmapped for every run */
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	size = (size_t)MIN(st.st_size, (off_t)CONF_MAX_SIZE) + 1;
 	for (;;) {
-		ssize_t n = read(fd, buf + len, CONF_MAX_SIZE + 1 - len);
+		ssize_t n;
+		if (len == size) {
+			char *nb;
+			size = MIN(2 * size, (size_t)CONF_MAX_SIZE + 1);
+			if (!(nb = realloc(buf, size + 1)))
+				return -ENOMEM;
+			buf = nb;
+		} else if (!buf && !(buf = malloc(size + 1)))
+			return -ENOMEM;
+		n = read(fd, buf + len, size - len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -10,12 +10,14 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include "dlib.h"
 #include "host.h"
 #include "log.h"
+#include "modprobe.h"
 
 static char root[PATH_MAX];
 
@@ -530,14 +532,55 @@ static struct kmod_ctx *kmod_open(void)
 	return ctx;
 }
 
+/*
+ * The run's own modprobe resolution (src/modprobe.c), made on first use: the running kernel's
+ * module indexes, modprobe.d and the kernel command line. NULL when it cannot be had (no
+ * indexes); then libkmod does all of it.
+ */
+static struct modprobe *native_open(void)
+{
+	static struct modprobe *mp;
+	static bool tried;
+	static const char *const bases[] = { "/lib/modules", "/usr/lib/modules" };
+	char cmdline[8192];
+	struct utsname u;
+
+	if (tried)
+		return mp;
+	tried = true;
+	if (uname(&u) < 0 || host_read(cmdline, sizeof(cmdline), "/proc/cmdline") < 0)
+		return NULL;
+	for (size_t i = 0; !mp && i < ELEMENTSOF(bases); i++) {
+		char dir[PATH_MAX];
+		int r;
+		if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", bases[i], u.release) >= sizeof(dir))
+			continue;
+		r = modprobe_new(&mp, dir, NULL, cmdline);
+		if (r < 0)
+			log_debug("kmod", "%s: modules left to libkmod (%s)", dir, strerror(-r));
+	}
+	return mp;
+}
+
 int host_module_check(const char *name)
 {
 	struct kmod_ctx *ctx;
 	struct kmod_list *list = NULL, *it;
+	struct modprobe *mp;
 	int r;
 
 	if (!host_is_real())
 		return 0;
+	if ((mp = native_open())) {
+		struct modprobe_step *steps;
+		size_t n;
+		r = modprobe_steps(mp, name, &steps, &n);
+		if (r != -EOPNOTSUPP) {
+			if (r >= 0)
+				modprobe_steps_free(steps, n);
+			return r;
+		}
+	}
 	ctx = kmod_open();
 	if (!ctx)
 		return -ENOENT;
@@ -559,6 +602,62 @@ int host_module_check(const char *name)
 	return r < 0 ? r : 0;
 }
 
+/* In the kernel, as libkmod tells: live or coming, or built in (a /sys/module entry without
+ * initstate). */
+static bool module_in_kernel(const char *name)
+{
+	char st[32];
+	int r = host_read(st, sizeof(st), "/sys/module/%s/initstate", name);
+
+	if (r >= 0)
+		return streq(st, "live") || streq(st, "coming");
+	return r == -ENOENT && host_exists("/sys/module/%s", name);
+}
+
+/*
+ * modprobe NAME through src/modprobe.c's list: each module not in the kernel yet inserted with
+ * finit_module(2) and its options, as libkmod inserts it. A failure of NAME or a module it
+ * depends on fails; a softdep's is ignored, as libkmod ignores it. -EOPNOTSUPP, with nothing
+ * done, when libkmod must do it (see include/modprobe.h, or a module file the kernel cannot
+ * decompress itself).
+ */
+static int native_load(const char *name)
+{
+	struct modprobe *mp = native_open();
+	struct modprobe_step *steps = NULL;
+	char z[32] = "";
+	size_t n = 0;
+	int r;
+
+	if (!mp)
+		return -EOPNOTSUPP;
+	r = modprobe_steps(mp, name, &steps, &n);
+	if (r < 0)
+		return r;
+	if (host_read(z, sizeof(z), "/sys/module/compression") < 0)
+		z[0] = '\0';
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		unsigned flags;
+		if (steps[i].path && !modprobe_kernel_reads(steps[i].path, z, &flags))
+			r = -EOPNOTSUPP;
+	}
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		_cleanup_close_ int fd = -1;
+		unsigned flags = 0;
+		if (!steps[i].path || module_in_kernel(steps[i].name))
+			continue;
+		modprobe_kernel_reads(steps[i].path, z, &flags);
+		fd = open(steps[i].path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || syscall(SYS_finit_module, fd, steps[i].options ? steps[i].options : "", flags) < 0) {
+			int e = negative_errno();
+			if (e != -EEXIST && steps[i].required)
+				r = log_error("kmod", e, "cannot insert %s (%s)", steps[i].name, steps[i].path);
+		}
+	}
+	modprobe_steps_free(steps, n);
+	return r;
+}
+
 int host_module_load(const char *name)
 {
 	struct kmod_ctx *ctx;
@@ -576,6 +675,10 @@ int host_module_load(const char *name)
 			return negative_errno();
 		return 0;
 	}
+	r = native_load(name);
+	if (r != -EOPNOTSUPP)
+		return r;
+	log_debug("kmod", "%s: loaded by libkmod", name);
 	ctx = kmod_open();
 	if (!ctx)
 		return -EOPNOTSUPP;
@@ -639,6 +742,8 @@ int host_module_deps(const char *name, char ***ret, size_t *ret_n)
 	*ret_n = 0;
 	if (!host_is_real())
 		return 0; /* a simulated host loads them, as modprobe does; they are found after */
+	if (native_open() && (r = modprobe_deps(native_open(), name, ret, ret_n)) != -EOPNOTSUPP)
+		return r;
 	ctx = kmod_open();
 	if (!ctx)
 		return -EOPNOTSUPP;

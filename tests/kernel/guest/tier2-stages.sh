@@ -176,8 +176,17 @@ vh_result t2.stages.prepare.vfio-pci $? "GPU=$(drv "$GPU") AUD=$(drv "$AUD")"
 /vh/vfio-viable "$G" "$GPU" "$AUD" >"$T/viable" 2>&1
 vh_result t2.stages.prepare.viable $? "$(cat "$T/viable")"
 
-run_hook "$T/st.xml" vh-stages release end destroyed
+# bochs through libkmod: a softdep naming the GPU's modalias (an alias the hook leaves to
+# libkmod); the sound modules without it. The loader's log tells which.
+mkdir -p /etc/modprobe.d
+echo "softdep bochs pre: $(cat "/sys/bus/pci/devices/$GPU/modalias")" >/etc/modprobe.d/vh-alias.conf
+rm -f "$T"/ld-release.*
+run_event "$T/st.xml" hook env LD_DEBUG=files LD_DEBUG_OUTPUT="$T/ld-release" "$HOOK" vh-stages release end destroyed
 rc_rel=$RC
+rm -f /etc/modprobe.d/vh-alias.conf
+grep -q 'file=libkmod' "$T"/ld-release.*
+vh_result t2.stages.release.libkmod $? \
+	"a softdep naming an alias: libkmod loaded (libraries: $(cat "$T"/ld-release.* 2>/dev/null | sed -n 's/.*file=\([^ ]*\) .*generating link map.*/\1/p' | sort -u | tr '\n' ' '))"
 unhide_modtools
 [ "$rc_rel" = 0 ] && quiet_ok
 vh_result t2.stages.release.exit $? "exit $rc_rel, output: '$(herr)'"

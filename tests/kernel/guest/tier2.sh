@@ -218,7 +218,13 @@ vm = (
 );
 EOF
 snapshot "$T/s0" # reference for the full cycle (vfio_pci may be loaded now)
-run_hook "$T/gpu.xml" vh-gpu prepare begin -
+# vfio-pci is not loaded here (the late failure above unloaded it again): the hook loads it
+# itself, from depmod's indexes, honouring modprobe.d, without libkmod (the loader's log)
+mkdir -p /etc/modprobe.d
+echo "options vfio-pci disable_idle_d3=1" >/etc/modprobe.d/vh-vfio.conf
+rm -f "$T"/ld-prepare.*
+run_event "$T/gpu.xml" hook env LD_DEBUG=files LD_DEBUG_OUTPUT="$T/ld-prepare" "$HOOK" vh-gpu prepare begin -
+rm -f /etc/modprobe.d/vh-vfio.conf
 [ "$RC" = 0 ] && quiet_ok
 vh_result t2.prepare.exit $? \
 	"exit $RC, output: '$(herr)'"
@@ -228,6 +234,10 @@ vh_result t2.prepare.vfio-pci $? \
 modloaded vfio_pci && modloaded vfio_iommu_type1
 vh_result t2.prepare.modules $? \
 	"loaded: $(grep -o -E '^vfio[a-z0-9_]*' /proc/modules | tr '\n' ' ')"
+[ "$(cat /sys/module/vfio_pci/parameters/disable_idle_d3 2>/dev/null)" = Y ] &&
+	grep -q 'file=libc.so' "$T"/ld-prepare.* && ! grep -q 'file=libkmod' "$T"/ld-prepare.*
+vh_result t2.prepare.modprobe-options $? \
+	"vfio_pci disable_idle_d3=$(cat /sys/module/vfio_pci/parameters/disable_idle_d3 2>/dev/null) (modprobe.d: disable_idle_d3=1); libraries loaded: $(cat "$T"/ld-prepare.* 2>/dev/null | sed -n 's/.*file=\([^ ]*\) .*generating link map.*/\1/p' | sort -u | tr '\n' ' ')"
 [ -f "/run/vfiohook/$UUID_GPU.state" ]
 vh_result t2.prepare.state-file $? \
 	"/run/vfiohook: $(ls /run/vfiohook 2>/dev/null | tr '\n' ' ')"
