@@ -42,6 +42,6 @@ DLOPEN_NOTE(libxml2, "domain-xml", "required", "libxml2.so.2",
 DLOPEN_NOTE(libsystemd, "systemd-units", "recommended", "libsystemd.so.0",
 	    "Stops and starts units (display manager) and confines slices to CPUs over D-Bus");
 DLOPEN_NOTE(libkmod, "kmod", "recommended", "libkmod.so.2",
-	    "Loads vfio-pci and loads GPU driver modules again");
+	    "Loads modules whose modprobe.d configuration needs it (aliases, install commands)");
 DLOPEN_NOTE(libvirt, "libvirt", "suggested", "libvirt.so.0",
 	    "Asks libvirtd for a domain's XML when run by hand without XML on stdin");
