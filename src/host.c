@@ -548,7 +548,8 @@ static struct modprobe *native_open(void)
 	if (tried)
 		return mp;
 	tried = true;
-	if (uname(&u) < 0 || host_read(cmdline, sizeof(cmdline), "/proc/cmdline") < 0)
+	/* a command line too long to read whole: its options would be missed */
+	if (uname(&u) < 0 || host_read(cmdline, sizeof(cmdline), "/proc/cmdline") >= (int)sizeof(cmdline) - 2)
 		return NULL;
 	for (size_t i = 0; !mp && i < ELEMENTSOF(bases); i++) {
 		char dir[PATH_MAX];
@@ -562,6 +563,18 @@ static struct modprobe *native_open(void)
 	return mp;
 }
 
+/* In the kernel, as libkmod tells: live or coming, or built in (a /sys/module entry without
+ * initstate). */
+static bool module_in_kernel(const char *name)
+{
+	char st[32];
+	int r = host_read(st, sizeof(st), "/sys/module/%s/initstate", name);
+
+	if (r >= 0)
+		return streq(st, "live") || streq(st, "coming");
+	return r == -ENOENT && host_exists("/sys/module/%s", name);
+}
+
 int host_module_check(const char *name)
 {
 	struct kmod_ctx *ctx;
@@ -572,6 +585,10 @@ int host_module_check(const char *name)
 	if (!host_is_real())
 		return 0;
 	if ((mp = native_open())) {
+		char mod[128];
+		module_dir_name(mod, sizeof(mod), name);
+		if (module_in_kernel(mod))
+			return 0; /* loaded already: libkmod's answer too, blacklisted or not */
 		struct modprobe_step *steps;
 		size_t n;
 		r = modprobe_steps(mp, name, &steps, &n);
@@ -602,18 +619,6 @@ int host_module_check(const char *name)
 	return r < 0 ? r : 0;
 }
 
-/* In the kernel, as libkmod tells: live or coming, or built in (a /sys/module entry without
- * initstate). */
-static bool module_in_kernel(const char *name)
-{
-	char st[32];
-	int r = host_read(st, sizeof(st), "/sys/module/%s/initstate", name);
-
-	if (r >= 0)
-		return streq(st, "live") || streq(st, "coming");
-	return r == -ENOENT && host_exists("/sys/module/%s", name);
-}
-
 /*
  * modprobe NAME through src/modprobe.c's list: each module not in the kernel yet inserted with
  * finit_module(2) and its options, as libkmod inserts it. A failure of NAME or a module it
@@ -625,12 +630,15 @@ static int native_load(const char *name)
 {
 	struct modprobe *mp = native_open();
 	struct modprobe_step *steps = NULL;
-	char z[32] = "";
+	char mod[128], z[32];
 	size_t n = 0;
 	int r;
 
 	if (!mp)
 		return -EOPNOTSUPP;
+	module_dir_name(mod, sizeof(mod), name);
+	if (module_in_kernel(mod))
+		return 0; /* as libkmod: loaded already, blacklisted or not */
 	r = modprobe_steps(mp, name, &steps, &n);
 	if (r < 0)
 		return r;
@@ -733,6 +741,7 @@ static int add_deps(struct kmod_module *mod, char ***v, size_t *n, int depth)
 int host_module_deps(const char *name, char ***ret, size_t *ret_n)
 {
 	struct kmod_ctx *ctx;
+	struct modprobe *mp;
 	struct kmod_list *list = NULL;
 	char **v = NULL;
 	size_t n = 0;
@@ -742,7 +751,7 @@ int host_module_deps(const char *name, char ***ret, size_t *ret_n)
 	*ret_n = 0;
 	if (!host_is_real())
 		return 0; /* a simulated host loads them, as modprobe does; they are found after */
-	if (native_open() && (r = modprobe_deps(native_open(), name, ret, ret_n)) != -EOPNOTSUPP)
+	if ((mp = native_open()) && (r = modprobe_deps(mp, name, ret, ret_n)) != -EOPNOTSUPP)
 		return r;
 	ctx = kmod_open();
 	if (!ctx)

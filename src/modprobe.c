@@ -335,13 +335,15 @@ static int conf_parse(struct modprobe *m, const char *path)
 	if (len > (size_t)st.st_size)
 		return -EOPNOTSUPP; /* grew while read */
 	buf[len] = '\0';
-	/* a backslash before a newline joins the lines */
+	/* a backslash before a newline joins the lines; before another character it is dropped */
 	line = buf;
 	for (char *w = buf, *s = buf;; s++) {
 		if (*s == '\\' && s[1] == '\n') {
 			s++;
 			continue;
 		}
+		if (*s == '\\' && s[1])
+			s++;
 		if (*s == '\n' || !*s) {
 			bool end = !*s;
 			*w = '\0';
