@@ -9,10 +9,16 @@
 # loaded, both GPU functions on vfio-pci; release: all of it back. They take turns (each first
 # in turn), every cycle must leave the guest as it found it (snapshot_full), and every run is
 # timed as a whole process by /vh/hp-time. Results on ttyS1:
-#   VH-BENCH: <hook|script|distro> <prepare|release> <microseconds> <exit status>
-#   VH-BENCH: proc <dryrun|version|true|trivial> <microseconds> <exit status>  (the fixed cost of a process)
+#   VH-BENCH: <hook|script|distro> <prepare|release> <microseconds> <exit status> <randomize_va_space>
+#   VH-BENCH: proc <dryrun|version|true|trivial> <microseconds> <exit status> <randomize_va_space>
+#     (the fixed cost of a process)
 #   VH-PLAN: <the hook's dry-run plan line>   VH-NOTE: <text>   VH-END: <n> cycles
 # /vh/bench.env sets KB_RUNS (cycles of each).
+# Every cycle runs twice: with the guest's address space randomization (randomize_va_space
+# as it booted, 2) and without it (0). QEMU's TCG keeps the code it translated by virtual
+# address, so with randomization every dynamically linked process translates all the code it
+# runs again (busybox, static and not position-independent, is spared); no real CPU has that
+# cost. Both are reported.
 # shellcheck disable=SC1091,SC2046 # guest paths; "$(hp-time ...)" is split on purpose
 . /vh/lib.sh
 . /vh/bench.env
@@ -65,7 +71,7 @@ env_run() { # label phase program args...: one timed whole-process run, as libvi
 	_label=$1 _phase=$2
 	shift 2
 	set -- $(/vh/hp-time run 0 "$T/dom.xml" "$T/out" -- "$@")
-	vh_emit "VH-BENCH: $_label $_phase $1 $2"
+	vh_emit "VH-BENCH: $_label $_phase $1 $2 $ASLR"
 	[ "$2" = 0 ] || note "$_label $_phase exit $2: $(tr '\n' ' ' <"$T/out" | cut -c1-300)"
 	[ "$2" = 0 ]
 }
@@ -116,6 +122,7 @@ cycle() { # hook|script|distro
 	check_released || { note "$1: the guest is not as before after release (diff on the console)"; return 1; }
 }
 
+ASLR0=$(cat /proc/sys/kernel/randomize_va_space)
 i=0
 while [ "$i" -lt "$KB_RUNS" ]; do
 	# each contender first in turn
@@ -129,9 +136,13 @@ while [ "$i" -lt "$KB_RUNS" ]; do
 		k=$((k - 1))
 	done
 	order="$*"
-	for who in $order; do
-		cycle "$who" || { vh_emit "VH-END: $i cycles (stopped: $who)"; exit 1; }
+	for ASLR in "$ASLR0" 0; do
+		echo "$ASLR" >/proc/sys/kernel/randomize_va_space
+		for who in $order; do
+			cycle "$who" || { vh_emit "VH-END: $i cycles (stopped: $who, randomize_va_space=$ASLR)"; exit 1; }
+		done
 	done
+	echo "$ASLR0" >/proc/sys/kernel/randomize_va_space
 	i=$((i + 1))
 done
 vh_emit "VH-END: $i cycles"
