@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <dirent.h>
 
 #include "macro.h"
@@ -326,7 +327,11 @@ static int conf_parse(struct modprobe *m, const char *path)
 
 	if (fd < 0)
 		return 0; /* as libkmod: a file it cannot open is skipped */
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_CONF_SIZE)
+	if (fstat(fd, &st) < 0)
+		return -EOPNOTSUPP;
+	if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3)
+		return 0; /* a link to /dev/null masks a file of that name in a later directory */
+	if (!S_ISREG(st.st_mode) || st.st_size > MAX_CONF_SIZE)
 		return -EOPNOTSUPP;
 	if (!(buf = malloc((size_t)st.st_size + 2)))
 		return -ENOMEM;
