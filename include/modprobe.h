@@ -46,6 +46,3 @@ int modprobe_deps(struct modprobe *m, const char *name, char ***ret, size_t *ret
 /* Can the running kernel read this module file itself (a plain .ko, or compressed as
  * /sys/module/compression says)? Sets *flags for finit_module(2). */
 bool modprobe_kernel_reads(const char *path, const char *kernel_compression, unsigned *flags);
-
-/* Splits the kernel command line as libkmod does (tests). */
-int modprobe_parse_cmdline(struct modprobe *m, const char *cmdline);

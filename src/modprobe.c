@@ -454,7 +454,9 @@ static int conf_read(struct modprobe *m, const char *const *confdirs)
 	return r;
 }
 
-int modprobe_parse_cmdline(struct modprobe *m, const char *cmdline)
+/* The kernel command line's module words, as kmod 30 reads them: NAME.param=value adds an
+ * option, modprobe.blacklist=A,B blacklists (names as written). */
+static int parse_cmdline(struct modprobe *m, const char *cmdline)
 {
 	_cleanup_free_ char *buf = strdup(cmdline);
 	char *p, *word, *param = NULL;
@@ -533,7 +535,7 @@ int modprobe_new(struct modprobe **ret, const char *moddir, const char *const *c
 	if (r >= 0)
 		r = conf_read(m, confdirs);
 	if (r >= 0 && cmdline)
-		r = modprobe_parse_cmdline(m, cmdline);
+		r = parse_cmdline(m, cmdline);
 	if (r < 0) {
 		modprobe_free(m);
 		return r;
