@@ -622,9 +622,10 @@ int host_module_check(const char *name)
 /*
  * modprobe NAME through src/modprobe.c's list: each module not in the kernel yet inserted with
  * finit_module(2) and its options, as libkmod inserts it. A failure of NAME or a module it
- * depends on fails; a softdep's is ignored, as libkmod ignores it. -EOPNOTSUPP, with nothing
- * done, when libkmod must do it (see include/modprobe.h, or a module file the kernel cannot
- * decompress itself).
+ * depends on fails; a softdep's is ignored, as libkmod ignores it. -EOPNOTSUPP when libkmod
+ * must do it (see include/modprobe.h, or a module file the kernel cannot decompress itself):
+ * before anything is inserted, or when the kernel refuses a compressed file after all (libkmod
+ * then inserts what is still missing).
  */
 static int native_load(const char *name)
 {
@@ -658,7 +659,12 @@ static int native_load(const char *name)
 		fd = open(steps[i].path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0 || syscall(SYS_finit_module, fd, steps[i].options ? steps[i].options : "", flags) < 0) {
 			int e = negative_errno();
-			if (e != -EEXIST && steps[i].required)
+			if (e == -EEXIST)
+				continue;
+			if (flags) { /* the kernel could not take it compressed: libkmod decompresses */
+				log_debug("kmod", "%s: the kernel refused it compressed (%s)", steps[i].path, strerror(-e));
+				r = -EOPNOTSUPP;
+			} else if (steps[i].required)
 				r = log_error("kmod", e, "cannot insert %s (%s)", steps[i].name, steps[i].path);
 		}
 	}
