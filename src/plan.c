@@ -454,58 +454,89 @@ static int loaded_modules(char ***ret, size_t *ret_n)
 	return 0;
 }
 
+/* Does module A hold module B (A depends on B)? */
+static bool holds(const char *a, const char *b)
+{
+	return host_exists("/sys/module/%s/holders/%s", b, a);
+}
+
 /*
- * A vfio module: loading it loads what it depends on too (vfio, vfio_pci_core, ...). Each
- * module that appeared gets a record of its own, inserted before the requested one's and
- * dependencies first, so that undoing the records in reverse unloads every module before the
- * modules it depends on.
+ * A vfio module: loading it loads what it depends on too (vfio, vfio_pci_core, ...), and its
+ * softdeps (vfio's "post: vfio_iommu_type1", which depends on vfio). Each module that appeared
+ * gets a record of its own, so that undoing the records in reverse unloads every module before
+ * the modules it depends on: those that hold the requested one (directly or through another
+ * new one) after its record, the others before it, each after the new ones it depends on.
+ * A load that fails may have loaded some all the same: they are recorded too.
  */
 static int load_and_record(struct state *s, size_t rec_index, const char *name)
 {
 	char **before = NULL, **after = NULL, req[64];
 	size_t n_before = 0, n_after = 0, inserted = 0;
-	bool progress = true, force = false;
-	int r;
+	bool *late = NULL;
+	int r, load = 0;
 
 	snprintf(req, sizeof(req), "%s", s->records[rec_index].vfio.module);
 	r = loaded_modules(&before, &n_before);
-	if (r >= 0)
-		r = host_module_load(name);
-	if (r >= 0)
+	if (r >= 0) {
+		load = host_module_load(name);
 		r = loaded_modules(&after, &n_after);
-	while (r >= 0 && (progress || !force)) {
-		if (!progress)
-			force = true; /* a dependency cycle: the rest as they come */
-		progress = false;
-		for (size_t i = 0; r >= 0 && i < n_after; i++) {
-			struct record rec = { .kind = REC_VFIO };
-			struct record *nr;
-			bool waits = false;
-			if (!after[i][0] || in_strv(before, n_before, after[i]) || streq(after[i], req))
-				continue;
-			/* after the modules it depends on (those it is a holder of) */
-			for (size_t j = 0; j < n_after; j++)
-				if (j != i && after[j][0] && !in_strv(before, n_before, after[j]) && !streq(after[j], req) &&
-				    host_exists("/sys/module/%s/holders/%s", after[j], after[i]))
-					waits = true;
-			if (waits && !force)
-				continue;
-			if (snprintf(rec.vfio.module, sizeof(rec.vfio.module), "%s", after[i]) >= (int)sizeof(rec.vfio.module))
-				continue;
-			nr = realloc(s->records, (s->n_records + 1) * sizeof(*nr));
-			if (!nr) {
-				r = -ENOMEM;
-				break;
-			}
-			s->records = nr;
-			memmove(&nr[rec_index + 1], &nr[rec_index], (s->n_records - rec_index) * sizeof(*nr));
-			nr[rec_index++] = rec;
-			s->n_records++;
-			inserted++;
+	}
+	/* the new ones, but the requested one: it has its record */
+	for (size_t i = 0; r >= 0 && i < n_after; i++)
+		if (in_strv(before, n_before, after[i]) || streq(after[i], req))
 			after[i][0] = '\0';
-			progress = true;
+	if (r >= 0 && n_after && !(late = calloc(n_after, sizeof(*late))))
+		r = -ENOMEM;
+	for (bool grew = true; r >= 0 && grew;) {
+		grew = false;
+		for (size_t i = 0; i < n_after; i++) {
+			bool l = after[i][0] && !late[i] && holds(after[i], req);
+			for (size_t j = 0; !l && after[i][0] && !late[i] && j < n_after; j++)
+				l = late[j] && holds(after[i], after[j]);
+			if (l)
+				late[i] = grew = true;
 		}
 	}
+	for (int pass = 0; r >= 0 && pass < 2; pass++) {
+		size_t at = pass == 0 ? rec_index : rec_index + 1;
+		bool progress = true, force = false;
+		while (r >= 0 && (progress || !force)) {
+			if (!progress)
+				force = true; /* a dependency cycle: the rest as they come */
+			progress = false;
+			for (size_t i = 0; r >= 0 && i < n_after; i++) {
+				struct record rec = { .kind = REC_VFIO };
+				struct record *nr;
+				bool waits = false;
+				if (!after[i][0] || late[i] != (pass == 1))
+					continue;
+				/* after the new modules of this pass it depends on */
+				for (size_t j = 0; j < n_after; j++)
+					if (j != i && after[j][0] && late[j] == late[i] && holds(after[i], after[j]))
+						waits = true;
+				if (waits && !force)
+					continue;
+				if (snprintf(rec.vfio.module, sizeof(rec.vfio.module), "%s", after[i]) >=
+				    (int)sizeof(rec.vfio.module))
+					continue;
+				nr = realloc(s->records, (s->n_records + 1) * sizeof(*nr));
+				if (!nr) {
+					r = -ENOMEM;
+					break;
+				}
+				s->records = nr;
+				memmove(&nr[at + 1], &nr[at], (s->n_records - at) * sizeof(*nr));
+				nr[at++] = rec;
+				s->n_records++;
+				inserted++;
+				if (pass == 0)
+					rec_index++;
+				after[i][0] = '\0';
+				progress = true;
+			}
+		}
+	}
+	free(late);
 	strv_free(before, n_before);
 	strv_free(after, n_after);
 	if (inserted > 0) {
@@ -513,7 +544,7 @@ static int load_and_record(struct state *s, size_t rec_index, const char *name)
 		if (r >= 0)
 			r = k;
 	}
-	return r;
+	return load < 0 ? load : r;
 }
 
 static int exec_op(struct run *run, struct state *s, ssize_t rec_index, const struct op *o)

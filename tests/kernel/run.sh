@@ -23,6 +23,7 @@ EXPECTED=(
 	t2.vga-only.refused t2.vga-only.names-sibling t2.vga-only.unchanged
 	t2.nodev.refused t2.nodev.unchanged
 	t2.late-fail.exit t2.late-fail.names-device t2.late-fail.unchanged t2.late-fail.was-late
+	t2.modfail.exit t2.modfail.unchanged
 	t2.prepare.exit t2.prepare.vfio-pci t2.prepare.modules t2.prepare.modprobe-options t2.prepare.state-file
 	t2.prepare.others-untouched t2.prepare.viable
 	t2.prepare-twice.exit t2.prepare-twice.unchanged

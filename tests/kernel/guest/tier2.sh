@@ -217,6 +217,22 @@ vm = (
   }
 );
 EOF
+# A vfio-pci the kernel refuses (modprobe.d gives one of its parameters a bad value), after
+# the same modprobe loaded a softdep of it: prepare fails with one line, and the softdep is
+# unloaded with the rest.
+mkdir -p /etc/modprobe.d
+printf 'softdep vfio-pci pre: overlay\noptions vfio-pci disable_idle_d3=xyz\n' >/etc/modprobe.d/vh-bad.conf
+snapshot_full "$T/mf0"
+mf_was=$(modloaded overlay && echo loaded || echo "not loaded")
+run_hook "$T/gpu.xml" vh-gpu prepare begin -
+rm -f /etc/modprobe.d/vh-bad.conf
+snapshot_full "$T/mf1"
+[ "$RC" = 1 ] && one_error_line && grep -q vfio "$HERR"
+vh_result t2.modfail.exit $? "exit $RC, stderr: '$(herr)'"
+[ "$mf_was" = "not loaded" ] && ! modloaded overlay && ! modloaded vfio_pci && same_snapshot "$T/mf0" "$T/mf1"
+vh_result t2.modfail.unchanged $? \
+	"overlay $mf_was before, $(modloaded overlay && echo loaded || echo "not loaded") after; PCI, modules, consoles and state files as before"
+
 snapshot "$T/s0" # reference for the full cycle (vfio_pci may be loaded now)
 # vfio-pci is not loaded here (the late failure above unloaded it again): the hook loads it
 # itself, from depmod's indexes, honouring modprobe.d, without libkmod (the loader's log)
