@@ -108,7 +108,8 @@ bool vm_name_is_safe(const char *name)
 }
 
 /* Owned by root (or, for test roots, by the caller) and writable by nobody else. */
-static int check_file_safe(struct conf *c, int fd, const char *path, bool relax_owner)
+/* A regular file of root's that no one else can write; its size in *size. */
+static int check_file_safe(struct conf *c, int fd, const char *path, bool relax_owner, off_t *size)
 {
 	struct stat st;
 
@@ -130,6 +131,7 @@ static int check_file_safe(struct conf *c, int fd, const char *path, bool relax_
 			   (unsigned)(st.st_mode & 07777), path);
 		return -EPERM;
 	}
+	*size = st.st_size;
 	return 0;
 }
 
@@ -171,7 +173,7 @@ static int read_text(struct conf *c, const char *path, bool relax_owner, char **
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0, size;
-	struct stat st;
+	off_t file_size;
 	int r;
 
 	/* O_NONBLOCK: a FIFO or a device must not hang the hook; the type is checked next */
@@ -182,17 +184,15 @@ static int read_text(struct conf *c, const char *path, bool relax_owner, char **
 			conf_error(c, path, 0, "cannot open: %s", strerror(-r));
 		return r;
 	}
-	r = check_file_safe(c, fd, path, relax_owner);
+	r = check_file_safe(c, fd, path, relax_owner, &file_size);
 	if (r < 0)
 		return r;
 	r = check_dirs_safe(c, path, relax_owner);
 	if (r < 0)
 		return r;
-	/* sized for the file (a regular one, checked above), grown if it grows meanwhile: a
-	 * buffer of the largest size allowed would be mapped and unmapped for every run */
-	if (fstat(fd, &st) < 0)
-		return negative_errno();
-	size = (size_t)MIN(st.st_size, (off_t)CONF_MAX_SIZE) + 1;
+	/* sized for the file, grown if it grows meanwhile: a buffer of the largest size allowed
+	 * would be mapped and unmapped for every run */
+	size = (size_t)MIN(file_size, (off_t)CONF_MAX_SIZE) + 1;
 	for (;;) {
 		ssize_t n;
 		if (len == size) {

@@ -160,65 +160,56 @@ static uint32_t node_child(const struct node *n, unsigned char c)
 	return be32(n->children + 4 * (size_t)(c - n->first));
 }
 
-/* The first value of KEY: 1 and *value; 0: no such key; -EOPNOTSUPP: a damaged index. */
-static int index_get(const struct index *ix, const char *key, const char **value)
-{
-	uint32_t off = ix->root;
-	size_t i = 0;
-
-	*value = NULL;
-	for (unsigned steps = 0; ix->p && off && steps < 4096; steps++) {
-		struct node n;
-		size_t j;
-		if (node_read(ix, off, &n) < 0)
-			return -EOPNOTSUPP;
-		for (j = 0; n.prefix[j]; j++)
-			if (n.prefix[j] != key[i + j])
-				return 0;
-		i += j;
-		if (!key[i]) {
-			*value = n.value;
-			return n.value ? 1 : 0;
-		}
-		off = node_child(&n, (unsigned char)key[i++]);
-	}
-	return ix->p && off ? -EOPNOTSUPP : 0;
-}
-
 static bool is_wild(char c)
 {
 	return c == '*' || c == '?' || c == '[';
 }
 
 /*
- * Could a key of an alias index (patterns: "pci:v00001002d*", "fs-ext4", ...) match KEY?
- * Follows KEY down the trie and says "maybe" (1) at the first wildcard it could meet on the
- * way, or at KEY itself; 0 when no key can match.
+ * KEY down the trie. Exact (WILD false): 1 and *value (its first value) when KEY is a key.
+ * WILD, for an alias index whose keys are patterns ("pci:v00001002d*", "fs-ext4", ...): 1,
+ * "maybe", at the first wildcard KEY could meet on the way, or at KEY itself. 0 when not;
+ * -EOPNOTSUPP for a damaged index.
  */
-static int index_may_match(const struct index *ix, const char *key)
+static int index_walk(const struct index *ix, const char *key, bool wild, const char **value)
 {
 	uint32_t off = ix->root;
 	size_t i = 0;
 
+	if (value)
+		*value = NULL;
 	for (unsigned steps = 0; ix->p && off && steps < 4096; steps++) {
 		struct node n;
 		size_t j;
 		if (node_read(ix, off, &n) < 0)
 			return -EOPNOTSUPP;
 		for (j = 0; n.prefix[j]; j++) {
-			if (is_wild(n.prefix[j]))
+			if (wild && is_wild(n.prefix[j]))
 				return 1;
 			if (n.prefix[j] != key[i + j])
 				return 0;
 		}
 		i += j;
-		if (node_child(&n, '*') || node_child(&n, '?') || node_child(&n, '['))
+		if (wild && (node_child(&n, '*') || node_child(&n, '?') || node_child(&n, '[')))
 			return 1;
-		if (!key[i])
+		if (!key[i]) {
+			if (value)
+				*value = n.value;
 			return n.value ? 1 : 0;
+		}
 		off = node_child(&n, (unsigned char)key[i++]);
 	}
 	return ix->p && off ? -EOPNOTSUPP : 0;
+}
+
+static int index_get(const struct index *ix, const char *key, const char **value)
+{
+	return index_walk(ix, key, false, value);
+}
+
+static int index_may_match(const struct index *ix, const char *key)
+{
+	return index_walk(ix, key, true, NULL);
 }
 
 /* libkmod's underscores(): '-' as '_', except in a [...] range. */
